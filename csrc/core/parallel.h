@@ -1,0 +1,39 @@
+// The one way operators run in parallel: a single OpenMP region over independent tasks, with the
+// process-wide thread count (set_num_threads) passed explicitly.
+#pragma once
+
+#include <cstdint>
+
+#include "sepconv/sepconv.h"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace sepconv {
+namespace detail {
+
+// Never throws into the region: callers validate and allocate before calling.
+template <typename Task>
+void parallel_for(int64_t num_tasks, Task&& task) {
+  const int threads = get_num_threads();
+  if (threads <= 1 || num_tasks <= 1) {
+    for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < num_tasks; ++i) task(i, omp_get_thread_num());
+#else
+  for (int64_t i = 0; i < num_tasks; ++i) task(i, 0);
+#endif
+}
+
+// Splits `total` items into blocks so that there are at least `min_tasks` blocks overall when
+// multiplied by `other_tasks` (and blocks are never smaller than `min_block`); returns block size.
+int64_t block_size_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t min_block);
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace detail
+}  // namespace sepconv

@@ -1,0 +1,87 @@
+// Internal microkernel interface. Kernels take raw pointers and pre-validated geometry; they never
+// allocate, validate or throw. The operators in csrc/core/ own shape checks, packing and threading.
+//
+// Each ISA's kernels live in namespace sepconv::<isa> (the build compiles the same sources once per
+// ISA with -DSEPCONV_ISA_NS=<isa>), so no inline function compiled with wide-vector flags can be
+// picked by the linker for a baseline caller.
+#pragma once
+
+#include <cstdint>
+
+#include "sepconv/sepconv.h"
+
+namespace sepconv {
+namespace kernels {
+
+// Depthwise NHWC weights are packed per channel tile of `channel_tile` output channels (the tail tile
+// zero-padded): [bias x tile][tap 0 x tile]...[tap KH*KW-1 x tile], taps in row-major (kh, kw) order.
+struct DwconvNhwcArgs {
+  const float* x;       // image (in_h, in_w, channels)
+  const float* packed;  // packed weights for the whole image's output channels
+  float* y;             // image (out_h, out_w, channels * multiplier)
+  int64_t channels, multiplier;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  Geometry geometry;
+  int64_t oh_begin, oh_end;  // output rows to compute
+  int64_t tile_begin, tile_end;  // channel tiles (of the output channels) to compute
+  Activation activation;
+};
+
+// NCHW: one output channel plane, weights (KH*KW) of that channel in PyTorch order.
+struct DwconvNchwArgs {
+  const float* x;       // input plane (in_h, in_w) read by this output channel
+  const float* weight;  // (kernel_h, kernel_w)
+  float bias;
+  float* y;             // output plane (out_h, out_w)
+  int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  Geometry geometry;
+  int64_t oh_begin, oh_end;
+  Activation activation;
+};
+
+// C[m x n] = act(A[m x k] * B[k x n] + bias); row-major with leading dimensions. The bias is per row
+// (NCHW pointwise: one per output channel) or per column (NHWC), or absent.
+enum class BiasAxis : int { None = 0, Row, Column };
+struct GemmArgs {
+  int64_t m, n, k;
+  const float* a; int64_t lda;
+  const float* b; int64_t ldb;
+  float* c; int64_t ldc;
+  const float* bias; BiasAxis bias_axis;
+  Activation activation;
+};
+
+// In-place activation over a contiguous row (used where an op has no fused epilogue).
+struct ActivationArgs {
+  float* data;
+  int64_t count;
+  const float* bias;  // per-element add before the activation, may be null
+  Activation activation;
+};
+
+struct KernelTable {
+  Isa isa;
+  int64_t dwconv_nhwc_channel_tile;
+  void (*dwconv_nhwc)(const DwconvNhwcArgs&);
+  void (*dwconv_nchw)(const DwconvNchwArgs&);
+  void (*gemm)(const GemmArgs&);
+};
+
+}  // namespace kernels
+
+// One table per compiled ISA; defined in csrc/kernels/table.cpp compiled per ISA.
+#define SEPCONV_DECLARE_ISA_TABLE(ns) \
+  namespace ns { const kernels::KernelTable& kernel_table(); }
+SEPCONV_DECLARE_ISA_TABLE(scalar)
+#if defined(SEPCONV_HAVE_AVX2)
+SEPCONV_DECLARE_ISA_TABLE(avx2)
+#endif
+#if defined(SEPCONV_HAVE_AVX512)
+SEPCONV_DECLARE_ISA_TABLE(avx512)
+#endif
+#if defined(SEPCONV_HAVE_NEON)
+SEPCONV_DECLARE_ISA_TABLE(neon)
+#endif
+#undef SEPCONV_DECLARE_ISA_TABLE
+
+}  // namespace sepconv

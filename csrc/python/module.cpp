@@ -1,0 +1,250 @@
+// sepconv._core: thin pybind11 bindings over the C++ API. The Python layer (python/sepconv/_ops.py)
+// has already normalised arguments, checked dtypes and weight shapes and made inputs contiguous;
+// here arrays become raw pointers, `out` is checked or allocated, and the GIL is released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+
+#include "sepconv/sepconv.h"
+
+namespace py = pybind11;
+using sepconv::InvalidArgument;
+
+namespace {
+
+using Pair = std::tuple<int64_t, int64_t>;
+
+const float* input_data(const py::array& a, const char* name) {
+  if (!py::isinstance<py::array_t<float>>(a) || !(a.flags() & py::array::c_style)) {
+    throw InvalidArgument(std::string(name) + " must be a C-contiguous float32 array");
+  }
+  return static_cast<const float*>(a.data());
+}
+
+const float* optional_data(const py::object& a, const char* name) {
+  if (a.is_none()) return nullptr;
+  return input_data(a.cast<py::array>(), name);
+}
+
+std::string shape_str(const sepconv::Shape4& s) {
+  return "(" + std::to_string(s.dim[0]) + ", " + std::to_string(s.dim[1]) + ", " +
+         std::to_string(s.dim[2]) + ", " + std::to_string(s.dim[3]) + ")";
+}
+
+// Returns `out` after checking it is exactly what the op writes, or a new array of `shape`.
+py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& shape) {
+  if (out.is_none()) {
+    return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]});
+  }
+  if (!py::isinstance<py::array>(out)) throw InvalidArgument("out must be a numpy array");
+  py::array a = out.cast<py::array>();
+  if (!py::isinstance<py::array_t<float>>(a)) {
+    throw InvalidArgument("out must have dtype float32, got " +
+                          py::str(a.dtype()).cast<std::string>());
+  }
+  bool same = a.ndim() == 4;
+  for (int i = 0; same && i < 4; ++i) same = a.shape(i) == shape.dim[i];
+  if (!same) {
+    throw InvalidArgument("out has shape " + py::str(out.attr("shape")).cast<std::string>() +
+                          ", expected " + shape_str(shape));
+  }
+  if (!(a.flags() & py::array::c_style)) throw InvalidArgument("out must be C-contiguous");
+  if (!a.writeable()) throw InvalidArgument("out must be writeable (it is read-only)");
+  return py::reinterpret_borrow<py::array_t<float>>(a);
+}
+
+sepconv::Layout parse_layout(const std::string& s) {
+  if (s == "NCHW") return sepconv::Layout::NCHW;
+  if (s == "NHWC") return sepconv::Layout::NHWC;
+  throw InvalidArgument("layout must be 'NCHW' or 'NHWC', got '" + s + "'");
+}
+
+sepconv::Activation parse_activation(const py::object& a, const char* name) {
+  if (a.is_none()) return sepconv::Activation::None;
+  const std::string s = py::str(a);
+  if (s == "relu") return sepconv::Activation::ReLU;
+  if (s == "relu6") return sepconv::Activation::ReLU6;
+  if (s == "hardswish") return sepconv::Activation::HardSwish;
+  if (s == "silu") return sepconv::Activation::SiLU;
+  throw InvalidArgument(std::string(name) + " must be None, 'relu', 'relu6', 'hardswish' or " +
+                        "'silu', got '" + s + "'");
+}
+
+// padding: "valid", "same" or (top, bottom, left, right).
+sepconv::Padding parse_padding(const py::object& padding) {
+  sepconv::Padding p;
+  if (py::isinstance<py::str>(padding)) {
+    const std::string s = py::str(padding);
+    if (s == "valid") {
+      p.mode = sepconv::PaddingMode::Valid;
+    } else if (s == "same") {
+      p.mode = sepconv::PaddingMode::Same;
+    } else {
+      throw InvalidArgument("padding must be an int, a pair, ((top, bottom), (left, right)), " +
+                            std::string("'valid' or 'same', got '") + s + "'");
+    }
+    return p;
+  }
+  const auto t = padding.cast<std::tuple<int64_t, int64_t, int64_t, int64_t>>();
+  p.top = std::get<0>(t);
+  p.bottom = std::get<1>(t);
+  p.left = std::get<2>(t);
+  p.right = std::get<3>(t);
+  return p;
+}
+
+sepconv::Window make_window(Pair kernel, Pair stride, const py::object& padding, Pair dilation) {
+  sepconv::Window w;
+  std::tie(w.kernel_h, w.kernel_w) = kernel;
+  std::tie(w.stride_h, w.stride_w) = stride;
+  std::tie(w.dilation_h, w.dilation_w) = dilation;
+  w.padding = parse_padding(padding);
+  return w;
+}
+
+// x is 4-D in `layout`; returns (N, C, H, W).
+std::tuple<int64_t, int64_t, int64_t, int64_t> nchw_dims(const py::array& x, sepconv::Layout l) {
+  if (x.ndim() != 4) throw InvalidArgument("x must be 4-D");
+  if (l == sepconv::Layout::NHWC) return {x.shape(0), x.shape(3), x.shape(1), x.shape(2)};
+  return {x.shape(0), x.shape(1), x.shape(2), x.shape(3)};
+}
+
+py::array depthwise(const py::array& x, const py::array& weight, const py::object& bias,
+                    Pair kernel, int64_t multiplier, Pair stride, const py::object& padding,
+                    Pair dilation, const std::string& layout, const py::object& activation,
+                    const py::object& out) {
+  sepconv::DepthwiseConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
+  d.multiplier = multiplier;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.activation = parse_activation(activation, "activation");
+  auto y = output_array(out, sepconv::output_shape(d));
+  const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
+              *bp = optional_data(bias, "bias");
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  sepconv::depthwise_conv2d(d, xp, wp, bp, yp);
+  return std::move(y);
+}
+
+py::array pointwise(const py::array& x, const py::array& weight, const py::object& bias,
+                    int64_t out_channels, const std::string& layout, const py::object& activation,
+                    const py::object& out) {
+  sepconv::PointwiseConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.height, d.width) = nchw_dims(x, d.layout);
+  d.out_channels = out_channels;
+  d.activation = parse_activation(activation, "activation");
+  auto y = output_array(out, sepconv::output_shape(d));
+  const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
+              *bp = optional_data(bias, "bias");
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  sepconv::pointwise_conv2d(d, xp, wp, bp, yp);
+  return std::move(y);
+}
+
+py::array separable(const py::array& x, const py::array& dw_weight, const py::array& pw_weight,
+                    const py::object& dw_bias, const py::object& pw_bias, Pair kernel,
+                    int64_t multiplier, int64_t out_channels, Pair stride,
+                    const py::object& padding, Pair dilation, const std::string& layout,
+                    const py::object& depthwise_activation, const py::object& activation,
+                    const py::object& out) {
+  sepconv::SeparableConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
+  d.multiplier = multiplier;
+  d.out_channels = out_channels;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.depthwise_activation = parse_activation(depthwise_activation, "depthwise_activation");
+  d.activation = parse_activation(activation, "activation");
+  auto y = output_array(out, sepconv::output_shape(d));
+  const float *xp = input_data(x, "x"), *dwp = input_data(dw_weight, "depthwise_weight"),
+              *pwp = input_data(pw_weight, "pointwise_weight"),
+              *dbp = optional_data(dw_bias, "depthwise_bias"),
+              *pbp = optional_data(pw_bias, "pointwise_bias");
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  sepconv::separable_conv2d(d, xp, dwp, pwp, dbp, pbp, yp);
+  return std::move(y);
+}
+
+py::array conv(const py::array& x, const py::array& weight, const py::object& bias, Pair kernel,
+               int64_t out_channels, int64_t groups, Pair stride, const py::object& padding,
+               Pair dilation, const std::string& layout, const py::object& activation,
+               const py::object& out) {
+  sepconv::Conv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
+  d.out_channels = out_channels;
+  d.groups = groups;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.activation = parse_activation(activation, "activation");
+  auto y = output_array(out, sepconv::output_shape(d));
+  const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
+              *bp = optional_data(bias, "bias");
+  float* yp = y.mutable_data();
+  py::gil_scoped_release release;
+  sepconv::conv2d(d, xp, wp, bp, yp);
+  return std::move(y);
+}
+
+py::tuple geometry(Pair in_hw, Pair kernel, Pair stride, const py::object& padding,
+                   Pair dilation) {
+  const sepconv::Geometry g = sepconv::conv_geometry(
+      std::get<0>(in_hw), std::get<1>(in_hw), make_window(kernel, stride, padding, dilation));
+  return py::make_tuple(g.out_h, g.out_w,
+                        py::make_tuple(g.pad_top, g.pad_bottom, g.pad_left, g.pad_right));
+}
+
+py::list available_isas() {
+  py::list names;
+  for (auto isa : {sepconv::Isa::Scalar, sepconv::Isa::AVX2, sepconv::Isa::AVX512,
+                   sepconv::Isa::NEON}) {
+    if (sepconv::isa_supported(isa)) names.append(sepconv::isa_name(isa));
+  }
+  return names;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "sepconv C++ core (internal: use the functions of the sepconv package)";
+  py::register_exception<InvalidArgument>(m, "InvalidArgument", PyExc_ValueError);
+
+  m.def("depthwise_conv2d", &depthwise, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("kernel"), py::arg("multiplier"), py::arg("stride"), py::arg("padding"),
+        py::arg("dilation"), py::arg("layout"), py::arg("activation"), py::arg("out"));
+  m.def("pointwise_conv2d", &pointwise, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("out_channels"), py::arg("layout"), py::arg("activation"), py::arg("out"));
+  m.def("separable_conv2d", &separable, py::arg("x"), py::arg("depthwise_weight"),
+        py::arg("pointwise_weight"), py::arg("depthwise_bias"), py::arg("pointwise_bias"),
+        py::arg("kernel"), py::arg("multiplier"), py::arg("out_channels"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("layout"),
+        py::arg("depthwise_activation"), py::arg("activation"), py::arg("out"));
+  m.def("conv2d", &conv, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("kernel"),
+        py::arg("out_channels"), py::arg("groups"), py::arg("stride"), py::arg("padding"),
+        py::arg("dilation"), py::arg("layout"), py::arg("activation"), py::arg("out"));
+  m.def("conv_geometry", &geometry, py::arg("in_hw"), py::arg("kernel"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"),
+        "(out_h, out_w, (top, bottom, left, right)) of a window over an in_h x in_w image.");
+
+  m.def("set_num_threads", &sepconv::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &sepconv::get_num_threads);
+  m.def("openmp_enabled", &sepconv::openmp_enabled);
+  m.def("set_isa", [](const std::string& name) { sepconv::set_isa(sepconv::parse_isa(name)); },
+        py::arg("name"), "Force an ISA path (test hook); ValueError if this CPU cannot run it.");
+  m.def("get_isa", [] { return std::string(sepconv::isa_name(sepconv::active_isa())); });
+  m.def("available_isas", &available_isas);
+  m.def("isa_auto_selected",
+        [](const std::string& name) { return sepconv::isa_auto_selected(sepconv::parse_isa(name)); },
+        py::arg("name"));
+  m.attr("__version__") = sepconv::version();
+  m.attr("compiler") = sepconv::compiler();
+  // Resolve SEPCONV_ISA now, so a bad value fails the import with its message.
+  sepconv::active_isa();
+}

@@ -1,0 +1,189 @@
+"""The four convolution ops: argument checks and normalisation, then one call into the C++ core."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import _args, _core
+
+Pair = Union[int, tuple]
+
+
+def _finish(y: np.ndarray, out: Optional[np.ndarray], unbatched: bool) -> np.ndarray:
+    if out is not None:
+        return out
+    return y[0] if unbatched else y
+
+
+def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
+                     stride: Pair = 1, padding: Any = 0, dilation: Pair = 1,
+                     layout: str = "NCHW", activation: Optional[str] = None,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Depthwise 2-D convolution: each input channel convolved with its own filters.
+
+    Shapes (NCHW; NHWC puts C last):
+      x       (N, C, H, W) or unbatched (C, H, W), float32
+      weight  (C*m, 1, KH, KW)   m = depth multiplier; output channel o reads input channel o // m
+      bias    (C*m,) or None
+      returns (N, C*m, OH, OW)   OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1
+
+    ``padding`` is an int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
+    (TensorFlow: OH = ceil(H / stride), the odd extra row/column at the bottom/right).
+    ``activation`` is None, "relu", "relu6", "hardswish" or "silu", fused into the kernel.
+
+    Example:
+      >>> import numpy as np, sepconv
+      >>> x = np.ones((1, 32, 112, 112), np.float32)
+      >>> w = np.ones((32, 1, 3, 3), np.float32)
+      >>> sepconv.depthwise_conv2d(x, w, padding=1, activation="relu6").shape
+      (1, 32, 112, 112)
+    """
+    layout = _args.layout_of(layout)
+    x4, unbatched = _args.activation_input(x, layout)
+    c = _args.channels(x4, layout)
+    weight = _args.float32_array(weight, "weight")
+    if weight.ndim != 4 or weight.shape[1] != 1 or weight.shape[0] % c != 0 or weight.shape[0] == 0:
+        raise ValueError(
+            f"weight must have shape (C*m, 1, KH, KW) with C = {c} channels of x {x4.shape} "
+            f"({layout}) and multiplier m >= 1, got {weight.shape}")
+    bias = _args.bias_array(bias, "bias", weight.shape[0])
+    y = _core.depthwise_conv2d(
+        x4, weight, bias, kernel=(weight.shape[2], weight.shape[3]),
+        multiplier=weight.shape[0] // c, stride=_args.pair("stride", stride),
+        padding=_args.padding4(padding), dilation=_args.pair("dilation", dilation), layout=layout,
+        activation=activation, out=_args.output_view(out, unbatched))
+    return _finish(y, out, unbatched)
+
+
+def _pointwise_matrix(weight: Any, name: str) -> np.ndarray:
+    weight = _args.float32_array(weight, name)
+    if weight.ndim == 4 and weight.shape[2:] == (1, 1):
+        return weight.reshape(weight.shape[0], weight.shape[1])
+    if weight.ndim != 2:
+        raise ValueError(f"{name} must have shape (Cout, Cin, 1, 1) or (Cout, Cin), got {weight.shape}")
+    return weight
+
+
+def pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
+                     layout: str = "NCHW", activation: Optional[str] = None,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Pointwise (1x1) convolution: a per-pixel matrix product over channels.
+
+    Shapes (NCHW; NHWC puts C last):
+      x       (N, Cin, H, W) or unbatched (Cin, H, W), float32
+      weight  (Cout, Cin, 1, 1) or (Cout, Cin)
+      bias    (Cout,) or None
+      returns (N, Cout, H, W)
+
+    Example:
+      >>> import numpy as np, sepconv
+      >>> x = np.ones((1, 56, 56, 144), np.float32)
+      >>> w = np.ones((24, 144), np.float32)
+      >>> sepconv.pointwise_conv2d(x, w, layout="NHWC").shape
+      (1, 56, 56, 24)
+    """
+    layout = _args.layout_of(layout)
+    x4, unbatched = _args.activation_input(x, layout)
+    c = _args.channels(x4, layout)
+    w2 = _pointwise_matrix(weight, "weight")
+    if w2.shape[1] != c:
+        raise ValueError(
+            f"weight has Cin = {w2.shape[1]} (shape {np.shape(weight)}) but x {x4.shape} "
+            f"({layout}) has {c} channels")
+    bias = _args.bias_array(bias, "bias", w2.shape[0])
+    y = _core.pointwise_conv2d(x4, w2, bias, out_channels=w2.shape[0], layout=layout,
+                               activation=activation, out=_args.output_view(out, unbatched))
+    return _finish(y, out, unbatched)
+
+
+def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray, pointwise_weight: np.ndarray,
+                     depthwise_bias: Optional[np.ndarray] = None,
+                     pointwise_bias: Optional[np.ndarray] = None, *, stride: Pair = 1,
+                     padding: Any = 0, dilation: Pair = 1, layout: str = "NCHW",
+                     depthwise_activation: Optional[str] = None,
+                     activation: Optional[str] = None,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Depthwise-separable convolution: depthwise KxK, then pointwise 1x1.
+
+    y = act(pw(dw_act(dw(x) + depthwise_bias)) + pointwise_bias)
+
+    Shapes (NCHW; NHWC puts C last):
+      x                 (N, C, H, W) or unbatched (C, H, W), float32
+      depthwise_weight  (C*m, 1, KH, KW)
+      pointwise_weight  (Cout, C*m, 1, 1) or (Cout, C*m)
+      depthwise_bias    (C*m,) or None;  pointwise_bias (Cout,) or None
+      returns           (N, Cout, OH, OW), OH/OW as in depthwise_conv2d
+
+    Example:
+      >>> import numpy as np, sepconv
+      >>> x = np.ones((1, 144, 56, 56), np.float32)
+      >>> dw = np.ones((144, 1, 3, 3), np.float32); pw = np.ones((24, 144), np.float32)
+      >>> sepconv.separable_conv2d(x, dw, pw, padding="same", depthwise_activation="relu6").shape
+      (1, 24, 56, 56)
+    """
+    layout = _args.layout_of(layout)
+    x4, unbatched = _args.activation_input(x, layout)
+    c = _args.channels(x4, layout)
+    dw = _args.float32_array(depthwise_weight, "depthwise_weight")
+    if dw.ndim != 4 or dw.shape[1] != 1 or dw.shape[0] % c != 0 or dw.shape[0] == 0:
+        raise ValueError(
+            f"depthwise_weight must have shape (C*m, 1, KH, KW) with C = {c} channels of x "
+            f"{x4.shape} ({layout}), got {dw.shape}")
+    pw = _pointwise_matrix(pointwise_weight, "pointwise_weight")
+    if pw.shape[1] != dw.shape[0]:
+        raise ValueError(
+            f"pointwise_weight has Cin = {pw.shape[1]} (shape {np.shape(pointwise_weight)}) but "
+            f"the depthwise stage gives {dw.shape[0]} channels (depthwise_weight {dw.shape})")
+    dbias = _args.bias_array(depthwise_bias, "depthwise_bias", dw.shape[0])
+    pbias = _args.bias_array(pointwise_bias, "pointwise_bias", pw.shape[0])
+    y = _core.separable_conv2d(
+        x4, dw, pw, dbias, pbias, kernel=(dw.shape[2], dw.shape[3]),
+        multiplier=dw.shape[0] // c, out_channels=pw.shape[0],
+        stride=_args.pair("stride", stride), padding=_args.padding4(padding),
+        dilation=_args.pair("dilation", dilation), layout=layout,
+        depthwise_activation=depthwise_activation, activation=activation,
+        out=_args.output_view(out, unbatched))
+    return _finish(y, out, unbatched)
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
+           stride: Pair = 1, padding: Any = 0, dilation: Pair = 1, groups: int = 1,
+           layout: str = "NCHW", activation: Optional[str] = None,
+           out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Standard (dense or grouped) 2-D convolution, the baseline separable convolution replaces.
+
+    Shapes (NCHW; NHWC puts C last):
+      x       (N, Cin, H, W) or unbatched (Cin, H, W), float32
+      weight  (Cout, Cin/groups, KH, KW)
+      bias    (Cout,) or None
+      returns (N, Cout, OH, OW), OH/OW as in depthwise_conv2d
+
+    Example:
+      >>> import numpy as np, sepconv
+      >>> x = np.ones((1, 64, 56, 56), np.float32)
+      >>> w = np.ones((64, 64, 3, 3), np.float32)
+      >>> sepconv.conv2d(x, w, padding=1).shape
+      (1, 64, 56, 56)
+    """
+    layout = _args.layout_of(layout)
+    x4, unbatched = _args.activation_input(x, layout)
+    c = _args.channels(x4, layout)
+    if not _args.is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if c % groups != 0:
+        raise ValueError(f"groups = {groups} must divide the {c} channels of x {x4.shape}")
+    weight = _args.float32_array(weight, "weight")
+    if (weight.ndim != 4 or weight.shape[1] != c // groups or weight.shape[0] % groups != 0
+            or weight.shape[0] == 0):
+        raise ValueError(
+            f"weight must have shape (Cout, Cin/groups, KH, KW) = (k*{groups}, {c // groups}, KH, "
+            f"KW) for x {x4.shape} ({layout}) and groups = {groups}, got {weight.shape}")
+    bias = _args.bias_array(bias, "bias", weight.shape[0])
+    y = _core.conv2d(
+        x4, weight, bias, kernel=(weight.shape[2], weight.shape[3]), out_channels=weight.shape[0],
+        groups=int(groups), stride=_args.pair("stride", stride), padding=_args.padding4(padding),
+        dilation=_args.pair("dilation", dilation), layout=layout, activation=activation,
+        out=_args.output_view(out, unbatched))
+    return _finish(y, out, unbatched)
