@@ -77,6 +77,7 @@ void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const
     a.y = y + n * p.out_pixels() * p.out_channels;
     a.channels = p.in_channels;
     a.multiplier = multiplier;
+    a.channel_tile = tile;
     a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
     a.stride_h = w.stride_h; a.stride_w = w.stride_w;
     a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
@@ -86,7 +87,7 @@ void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const
     a.tile_begin = tb * tiles_per_task;
     a.tile_end = std::min(tiles, a.tile_begin + tiles_per_task);
     a.activation = p.activation;
-    kt.dwconv_nhwc(a);
+    (multiplier == 1 ? kt.dwconv_nhwc : kt.dwconv_nhwc_multiplier)(a);
   });
 }
 

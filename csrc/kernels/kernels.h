@@ -15,11 +15,14 @@ namespace kernels {
 
 // Depthwise NHWC weights are packed per channel tile of `channel_tile` output channels (the tail tile
 // zero-padded): [bias x tile][tap 0 x tile]...[tap KH*KW-1 x tile], taps in row-major (kh, kw) order.
+constexpr int64_t kMaxChannelTile = 16;
+
 struct DwconvNhwcArgs {
   const float* x;       // image (in_h, in_w, channels)
   const float* packed;  // packed weights for the whole image's output channels
   float* y;             // image (out_h, out_w, channels * multiplier)
   int64_t channels, multiplier;
+  int64_t channel_tile;  // the table's dwconv_nhwc_channel_tile
   int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
   Geometry geometry;
   int64_t oh_begin, oh_end;  // output rows to compute
@@ -61,8 +64,9 @@ struct ActivationArgs {
 
 struct KernelTable {
   Isa isa;
-  int64_t dwconv_nhwc_channel_tile;
-  void (*dwconv_nhwc)(const DwconvNhwcArgs&);
+  int64_t dwconv_nhwc_channel_tile;  // <= kMaxChannelTile
+  void (*dwconv_nhwc)(const DwconvNhwcArgs&);             // multiplier 1
+  void (*dwconv_nhwc_multiplier)(const DwconvNhwcArgs&);  // any multiplier
   void (*dwconv_nchw)(const DwconvNchwArgs&);
   void (*gemm)(const GemmArgs&);
 };

@@ -5,25 +5,22 @@
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 
-namespace {
-constexpr int64_t kTile = 8;
-}
-
 void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
   const Geometry& g = p.geometry;
   const int64_t out_channels = p.channels * p.multiplier;
   const int64_t taps = p.kernel_h * p.kernel_w;
+  const int64_t tile = p.channel_tile;
   with_activation(p.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
     for (int64_t oh = p.oh_begin; oh < p.oh_end; ++oh) {
       for (int64_t ow = 0; ow < g.out_w; ++ow) {
         float* y = p.y + (oh * g.out_w + ow) * out_channels;
         for (int64_t t = p.tile_begin; t < p.tile_end; ++t) {
-          const int64_t c0 = t * kTile;
-          const int64_t nc = min_i64(kTile, out_channels - c0);
-          const float* w = p.packed + t * (1 + taps) * kTile;
-          float acc[kTile];
-          for (int64_t j = 0; j < kTile; ++j) acc[j] = w[j];
+          const int64_t c0 = t * tile;
+          const int64_t nc = min_i64(tile, out_channels - c0);
+          const float* w = p.packed + t * (1 + taps) * tile;
+          float acc[kernels::kMaxChannelTile];
+          for (int64_t j = 0; j < nc; ++j) acc[j] = w[j];
           for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
             const int64_t ih = oh * p.stride_h - g.pad_top + kh * p.dilation_h;
             if (ih < 0 || ih >= g.in_h) continue;
@@ -31,7 +28,7 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
               const int64_t iw = ow * p.stride_w - g.pad_left + kw * p.dilation_w;
               if (iw < 0 || iw >= g.in_w) continue;
               const float* x = p.x + (ih * g.in_w + iw) * p.channels;
-              const float* wt = w + (1 + kh * p.kernel_w + kw) * kTile;
+              const float* wt = w + (1 + kh * p.kernel_w + kw) * tile;
               if (p.multiplier == 1) {
                 for (int64_t j = 0; j < nc; ++j) acc[j] += x[c0 + j] * wt[j];
               } else {
@@ -45,8 +42,6 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
     }
   });
 }
-
-int64_t dwconv_nhwc_generic_tile() { return kTile; }
 
 }  // namespace SEPCONV_ISA_NS
 }  // namespace sepconv
