@@ -25,6 +25,94 @@ std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, cons
   return packed;
 }
 
+namespace {
+
+// Interleaved input band + output band per thread: sized to stay in half of a 512 KiB L2.
+constexpr int64_t kBandBytes = 192 * 1024;
+
+// NCHW, multiplier 1: per (image, channel tile, band of output rows), interleave the band's input
+// rows of the tile's channels into a per-thread buffer, run the NHWC kernel on it and de-interleave
+// its output into the planes. Only L2-sized tiles are ever copied, never the whole tensor.
+void run_depthwise_nchw_interleaved(const ConvPlan& p, const kernels::KernelTable& kt,
+                                    const float* x, const float* weight, const float* bias,
+                                    float* y) {
+  const Geometry& g = p.geometry;
+  const Window& w = p.window;
+  const int64_t T = kt.dwconv_nhwc_channel_tile;
+  const int64_t C = p.in_channels;
+  const int64_t taps = w.kernel_h * w.kernel_w;
+  const int64_t eff_h = (w.kernel_h - 1) * w.dilation_h + 1;
+  const std::vector<float> packed = pack_dwconv_nhwc(p, weight, bias, T);
+  const int64_t tiles = ceil_div(C, T);
+  const auto in_rows = [&](int64_t band) { return (band - 1) * w.stride_h + eff_h; };
+  const auto band_floats = [&](int64_t band) {
+    return (std::min(in_rows(band), g.in_h) * g.in_w + band * g.out_w) * T;
+  };
+  int64_t band = block_size_for(g.out_h, p.batch * tiles, 4 * int64_t(get_num_threads()), 1);
+  while (band > 1 && band_floats(band) * int64_t(sizeof(float)) > kBandBytes) band = (band + 1) / 2;
+  const int64_t bands = ceil_div(g.out_h, band);
+  const int64_t stride = band_floats(band);
+  const int64_t in_band_floats = std::min(in_rows(band), g.in_h) * g.in_w * T;
+  std::vector<float> buffers(static_cast<size_t>(stride * get_num_threads()));
+
+  parallel_for(p.batch * tiles * bands, [&](int64_t task, int thread) {
+    const int64_t n = task / (tiles * bands);
+    const int64_t t = (task / bands) % tiles;
+    const int64_t oh0 = (task % bands) * band;
+    const int64_t oh1 = std::min(g.out_h, oh0 + band);
+    const int64_t r0 = std::clamp<int64_t>(oh0 * w.stride_h - g.pad_top, 0, g.in_h);
+    const int64_t r1 = std::clamp<int64_t>((oh1 - 1) * w.stride_h - g.pad_top + eff_h, r0, g.in_h);
+    const int64_t c0 = t * T;
+    const int64_t nc = std::min(T, C - c0);
+    float* x_band = buffers.data() + thread * stride;
+    float* y_band = x_band + in_band_floats;
+
+    kernels::InterleaveArgs in;
+    in.planar = x + ((n * C + c0) * g.in_h + r0) * g.in_w;
+    in.plane_stride = g.in_h * g.in_w;
+    in.interleaved = x_band;
+    in.channels = nc;
+    in.tile = T;
+    in.rows = r1 - r0;
+    in.width = g.in_w;
+    kt.interleave_channels(in);
+
+    kernels::DwconvNhwcArgs a;
+    a.x = x_band;
+    a.packed = packed.data() + t * (1 + taps) * T;
+    a.y = y_band;
+    a.channels = T;
+    a.multiplier = 1;
+    a.channel_tile = T;
+    a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
+    a.stride_h = w.stride_h; a.stride_w = w.stride_w;
+    a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
+    // The band as an image of its own: rows [r0, r1) of the input, output rows [oh0, oh1).
+    a.geometry = g;
+    a.geometry.in_h = r1 - r0;
+    a.geometry.out_h = oh1 - oh0;
+    a.geometry.pad_top = g.pad_top + r0 - oh0 * w.stride_h;
+    a.oh_begin = 0;
+    a.oh_end = oh1 - oh0;
+    a.tile_begin = 0;
+    a.tile_end = 1;
+    a.activation = p.activation;
+    kt.dwconv_nhwc(a);
+
+    kernels::InterleaveArgs out;
+    out.planar = y + ((n * C + c0) * g.out_h + oh0) * g.out_w;
+    out.plane_stride = g.out_h * g.out_w;
+    out.interleaved = y_band;
+    out.channels = nc;
+    out.tile = T;
+    out.rows = oh1 - oh0;
+    out.width = g.out_w;
+    kt.deinterleave_channels(out);
+  });
+}
+
+}  // namespace
+
 void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
                    float* y) {
   const kernels::KernelTable& kt = active_kernels();
@@ -33,6 +121,10 @@ void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const
   const int64_t multiplier = p.out_channels / p.in_channels;
   const int64_t min_tasks = 4 * static_cast<int64_t>(get_num_threads());
 
+  if (p.layout == Layout::NCHW && multiplier == 1 && kt.dwconv_nchw_interleaved) {
+    run_depthwise_nchw_interleaved(p, kt, x, weight, bias, y);
+    return;
+  }
   if (p.layout == Layout::NCHW) {
     const int64_t planes = p.batch * p.out_channels;
     const int64_t rows = block_size_for(g.out_h, planes, min_tasks, 1);

@@ -12,6 +12,23 @@ namespace sepconv {
 
 namespace {
 
+bool compiled(Isa isa) {
+  switch (isa) {
+    case Isa::Scalar: return true;
+#if defined(SEPCONV_HAVE_AVX2)
+    case Isa::AVX2: return true;
+#endif
+#if defined(SEPCONV_HAVE_AVX512)
+    case Isa::AVX512: return true;
+#endif
+#if defined(SEPCONV_HAVE_NEON)
+    case Isa::NEON: return true;
+#endif
+    default: return false;
+  }
+}
+
+// Only for an ISA that isa_supported() accepted: building a table runs code compiled for its ISA.
 const kernels::KernelTable* table_for(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return &scalar::kernel_table();
@@ -93,7 +110,7 @@ Isa parse_isa(const std::string& name) {
   detail::fail("ISA '", name, "' is unknown (expected scalar, avx2, avx512 or neon)");
 }
 
-bool isa_supported(Isa isa) { return table_for(isa) != nullptr && cpu_runs(isa); }
+bool isa_supported(Isa isa) { return compiled(isa) && cpu_runs(isa); }
 
 bool isa_auto_selected(Isa isa) {
   for (Isa a : kAutoOrder) {

@@ -54,6 +54,42 @@ struct GemmArgs {
   Activation activation;
 };
 
+// `channels` (<= tile) planes, `rows` x `width` each, `plane_stride` apart, and the same pixels as
+// [row][w][tile] with lanes >= channels zero. interleave reads planar; deinterleave writes it.
+struct InterleaveArgs {
+  const float* planar;
+  int64_t plane_stride;
+  float* interleaved;
+  int64_t channels, tile, rows, width;
+};
+
+// Blocked GEMM, the fast path of pointwise and conv2d: C[m x n] = act(A[m x k] * B[k x n] + bias).
+// Each operand is either read directly from its rows (a[i * lda + k], b[k * ldb + j]) or from panels
+// packed by core/packing.h in the order the microkernel reads them:
+//   B panels (column panels of `nr`; the last one rounded up to `nr_step` and zero-padded):
+//     [bias(j0 .. j0+w)][B(0, j0 .. j0+w)] ... [B(k-1, j0 .. j0+w)], panel q at q * nr * (k + 1);
+//   A panels (row panels of `mr`; the last one exactly the remaining h rows):
+//     [bias(i0 .. i0+h)][A(i0 .. i0+h, 0)] ... [A(i0 .. i0+h, k-1)], panel q at q * mr * (k + 1).
+// The bias comes from the packed operand's panels (per column for B panels, per row for A panels);
+// with both operands as rows it is per row from `bias` (may be null). A block whose operand is packed
+// starts on a panel boundary (m0 % mr == 0 or n0 % nr == 0). The kernel walks k in blocks of kc
+// (bias at the first, activation after the last); blocks, packing and threads belong to the core.
+struct GemmTiles {
+  int64_t mr, nr;    // rows of an A panel / microkernel, columns of a B panel
+  int64_t nr_step;   // the last B panel's width is rounded up to this (the vector width)
+  int64_t kc;        // preferred k-block
+};
+struct GemmBlockArgs {
+  int64_t m, n;      // this block of C
+  int64_t k;         // full depth (also the packed panels' depth)
+  int64_t kc;        // k-block, 1 <= kc <= k
+  const float* a; int64_t lda;  // lda unused for A panels
+  const float* b; int64_t ldb;  // ldb unused for B panels
+  const float* bias;            // rows-rows variant only: per row, may be null
+  float* c; int64_t ldc;
+  Activation activation;
+};
+
 // In-place activation over a contiguous row (used where an op has no fused epilogue).
 struct ActivationArgs {
   float* data;
@@ -68,7 +104,15 @@ struct KernelTable {
   void (*dwconv_nhwc)(const DwconvNhwcArgs&);             // multiplier 1
   void (*dwconv_nhwc_multiplier)(const DwconvNhwcArgs&);  // any multiplier
   void (*dwconv_nchw)(const DwconvNchwArgs&);
+  // NCHW multiplier-1 depthwise runs dwconv_nhwc on interleaved channel tiles instead.
+  bool dwconv_nchw_interleaved;
+  void (*interleave_channels)(const InterleaveArgs&);
+  void (*deinterleave_channels)(const InterleaveArgs&);
   void (*gemm)(const GemmArgs&);
+  GemmTiles gemm_tiles;
+  void (*gemm_rows_panels)(const GemmBlockArgs&);  // A rows, B panels: NHWC (X * packed W^T)
+  void (*gemm_rows_rows)(const GemmBlockArgs&);    // A rows, B rows: NCHW (W * X), no packing
+  void (*gemm_panels_rows)(const GemmBlockArgs&);  // A panels, B rows: NCHW with packed W
 };
 
 }  // namespace kernels

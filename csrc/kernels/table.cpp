@@ -7,6 +7,8 @@ namespace SEPCONV_ISA_NS {
 void dwconv_nchw_generic(const kernels::DwconvNchwArgs& p);
 void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p);
 void gemm_generic(const kernels::GemmArgs& p);
+void interleave_channels(const kernels::InterleaveArgs& p);
+void deinterleave_channels(const kernels::InterleaveArgs& p);
 
 #if defined(SEPCONV_ISA_SIMD)
 // Hand-written SIMD kernels of this ISA (dwconv-nhwc-<isa>.cpp, ...).
@@ -15,17 +17,26 @@ int64_t dwconv_nhwc_simd_tile();
 #endif
 
 const kernels::KernelTable& kernel_table() {
+  static const kernels::KernelTable table = [] {
+    kernels::KernelTable t{};
+    t.isa = SEPCONV_ISA_ENUM;
+    t.dwconv_nhwc_multiplier = dwconv_nhwc_generic;
+    t.dwconv_nchw = dwconv_nchw_generic;
+    t.interleave_channels = interleave_channels;
+    t.deinterleave_channels = deinterleave_channels;
+    t.gemm = gemm_generic;
 #if defined(SEPCONV_ISA_SIMD)
-  static const kernels::KernelTable table = {
-      SEPCONV_ISA_ENUM, dwconv_nhwc_simd_tile(), dwconv_nhwc_simd, dwconv_nhwc_generic,
-      dwconv_nchw_generic, gemm_generic,
-  };
+    t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
+    t.dwconv_nhwc = dwconv_nhwc_simd;
+    // The register-blocked NHWC kernel on interleaved channel tiles beats the row kernel.
+    t.dwconv_nchw_interleaved = true;
 #else
-  static const kernels::KernelTable table = {
-      SEPCONV_ISA_ENUM, 8, dwconv_nhwc_generic, dwconv_nhwc_generic,
-      dwconv_nchw_generic, gemm_generic,
-  };
+    t.dwconv_nhwc_channel_tile = 8;
+    t.dwconv_nhwc = dwconv_nhwc_generic;
+    t.dwconv_nchw_interleaved = false;
 #endif
+    return t;
+  }();
   return table;
 }
 
