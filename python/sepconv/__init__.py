@@ -5,15 +5,32 @@ NumPy float32 in, NumPy float32 out; weights in PyTorch's convention; NCHW or NH
 
 from __future__ import annotations
 
+import importlib
+
 from . import _core
 from ._ops import conv2d, depthwise_conv2d, pointwise_conv2d, separable_conv2d
 
 __version__ = _core.__version__
 
+# Submodules imported on first use, so that ``python -m sepconv.cost`` does not find
+# sepconv.cost already imported by the package (runpy's RuntimeWarning).
+_LAZY_SUBMODULES = ("cost", "reference")
+
 __all__ = [
     "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "conv2d",
-    "set_num_threads", "get_num_threads", "config", "show_config", "__version__",
+    "set_num_threads", "get_num_threads", "config", "show_config", "cost", "reference",
+    "__version__",
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # also binds it on the package
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
 
 
 def set_num_threads(n: int) -> None:

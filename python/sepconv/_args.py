@@ -5,7 +5,7 @@ argument. The shape arithmetic itself lives once, in C++ (``_core.conv_geometry`
 from __future__ import annotations
 
 import numbers
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -75,24 +75,36 @@ def float32_array(a: Any, name: str, *, copy_ok: bool = True) -> np.ndarray:
     return np.ascontiguousarray(a) if copy_ok else a
 
 
+def activation_shape(shape: Tuple[int, ...], layout: str) -> Tuple[Tuple[int, ...], bool]:
+    """The 4-D shape of an x of this shape (a 3-D x is unbatched: batch 1) and whether x was 3-D.
+
+    ValueError naming x for a wrong number of dimensions or any zero size."""
+    s = tuple(int(d) for d in shape)
+    if len(s) not in (3, 4):
+        dims = "(N, C, H, W) or (C, H, W)" if layout == "NCHW" else "(N, H, W, C) or (H, W, C)"
+        raise ValueError(f"x must be 3-D or 4-D {dims} for layout {layout}, got shape {s}")
+    if 0 in s:
+        names = ("batch", "channels", "height", "width") if layout == "NCHW" else (
+            "batch", "height", "width", "channels")
+        zeros = ", ".join(f"{n} = 0" for n, d in zip(names[4 - len(s):], s) if d == 0)
+        raise ValueError(f"x must have non-zero sizes, got shape {s} (layout {layout}: {zeros})")
+    return ((1,) + s if len(s) == 3 else s), len(s) == 3
+
+
 def activation_input(x: Any, layout: str):
     """x as a contiguous 4-D float32 array plus whether it was unbatched (3-D)."""
     x = float32_array(x, "x")
-    if x.ndim == 3:
-        return x[np.newaxis], True
-    if x.ndim != 4:
-        dims = "(N, C, H, W) or (C, H, W)" if layout == "NCHW" else "(N, H, W, C) or (H, W, C)"
-        raise ValueError(f"x must be 3-D or 4-D {dims} for layout {layout}, got shape {x.shape}")
-    return x, False
+    x4_shape, unbatched = activation_shape(x.shape, layout)
+    return x.reshape(x4_shape), unbatched
 
 
-def channels(x4: np.ndarray, layout: str) -> int:
-    return int(x4.shape[1] if layout == "NCHW" else x4.shape[3])
+def channels(x4_shape: Tuple[int, ...], layout: str) -> int:
+    return int(x4_shape[1] if layout == "NCHW" else x4_shape[3])
 
 
-def spatial(x4: np.ndarray, layout: str) -> Tuple[int, int]:
-    return (int(x4.shape[2]), int(x4.shape[3])) if layout == "NCHW" else (
-        int(x4.shape[1]), int(x4.shape[2]))
+def spatial(x4_shape: Tuple[int, ...], layout: str) -> Tuple[int, int]:
+    return (int(x4_shape[2]), int(x4_shape[3])) if layout == "NCHW" else (
+        int(x4_shape[1]), int(x4_shape[2]))
 
 
 def bias_array(bias: Any, name: str, count: int):
@@ -102,6 +114,98 @@ def bias_array(bias: Any, name: str, count: int):
     if b.shape != (count,):
         raise ValueError(f"{name} must have shape ({count},), got {b.shape}")
     return b
+
+
+# ------------------------------------------------------------------------------------------
+# weight-shape checks on plain shape tuples, shared by the ops (weight.shape) and the cost
+# model (the caller's shapes). x4_shape and c come from activation_shape / channels.
+# ------------------------------------------------------------------------------------------
+def _nonzero(shape: Tuple[int, ...], name: str) -> None:
+    """A weight with an empty dimension (no kernel taps, no output channels) is rejected here,
+    naming it, rather than by the C++ core's descriptor check."""
+    if 0 in shape:
+        raise ValueError(f"{name} must have non-zero sizes, got shape {shape}")
+
+
+def depthwise_multiplier(weight_shape: Tuple[int, ...], c: int, x4_shape: Tuple[int, ...],
+                         layout: str, name: str) -> int:
+    """The depth multiplier m of a depthwise weight of shape (C*m, 1, KH, KW), or ValueError."""
+    w = tuple(weight_shape)
+    if c < 1 or len(w) != 4 or w[1] != 1 or w[0] == 0 or w[0] % c != 0:
+        # the op's own weight says what m is; depthwise_weight's message never did
+        m = " and multiplier m >= 1" if name == "weight" else ""
+        raise ValueError(
+            f"{name} must have shape (C*m, 1, KH, KW) with C = {c} channels of x {x4_shape} "
+            f"({layout}){m}, got {w}")
+    _nonzero(w, name)
+    return w[0] // c
+
+
+def pointwise_matrix_shape(weight_shape: Tuple[int, ...], name: str) -> Tuple[int, int]:
+    """(Cout, Cin) of a pointwise weight of shape (Cout, Cin, 1, 1) or (Cout, Cin)."""
+    w = tuple(weight_shape)
+    if not (len(w) == 2 or (len(w) == 4 and w[2:] == (1, 1))):
+        raise ValueError(f"{name} must have shape (Cout, Cin, 1, 1) or (Cout, Cin), got {w}")
+    _nonzero(w, name)
+    return w[0], w[1]
+
+
+def pointwise_on_x(weight_shape: Tuple[int, ...], c: int, x4_shape: Tuple[int, ...],
+                   layout: str) -> Tuple[int, int]:
+    """pointwise_conv2d: (Cout, Cin) of its weight, whose Cin must be the c channels of x."""
+    cout, cin = pointwise_matrix_shape(weight_shape, "weight")
+    if cin != c:
+        raise ValueError(
+            f"weight has Cin = {cin} (shape {tuple(weight_shape)}) but x {x4_shape} "
+            f"({layout}) has {c} channels")
+    return cout, cin
+
+
+def pointwise_on_depthwise(pointwise_shape: Tuple[int, ...],
+                           depthwise_shape: Tuple[int, ...]) -> Tuple[int, int]:
+    """separable_conv2d: (Cout, Cin) of pointwise_weight, whose Cin must be the C*m channels of
+    the depthwise stage."""
+    cout, cin = pointwise_matrix_shape(pointwise_shape, "pointwise_weight")
+    if cin != depthwise_shape[0]:
+        raise ValueError(
+            f"pointwise_weight has Cin = {cin} (shape {tuple(pointwise_shape)}) but the "
+            f"depthwise stage gives {depthwise_shape[0]} channels (depthwise_weight "
+            f"{tuple(depthwise_shape)})")
+    return cout, cin
+
+
+def groups_of(groups: Any, c: int, x4_shape: Tuple[int, ...]) -> int:
+    """conv2d's groups as an int dividing the c channels of x, or ValueError."""
+    if not is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if c % groups != 0:
+        raise ValueError(f"groups = {groups} must divide the {c} channels of x {x4_shape}")
+    return int(groups)
+
+
+def conv_weight_check(weight_shape: Tuple[int, ...], c: int, groups: int,
+                      x4_shape: Tuple[int, ...], layout: str) -> None:
+    """conv2d: the weight must be (Cout, Cin/groups, KH, KW) with Cout a multiple of groups."""
+    w = tuple(weight_shape)
+    if len(w) != 4 or w[1] != c // groups or w[0] % groups != 0 or w[0] == 0:
+        raise ValueError(
+            f"weight must have shape (Cout, Cin/groups, KH, KW) = (k*{groups}, {c // groups}, KH, "
+            f"KW) for x {x4_shape} ({layout}) and groups = {groups}, got {w}")
+    _nonzero(w, "weight")
+
+
+ACTIVATIONS = ("relu", "relu6", "hardswish", "silu")
+
+
+def activation_name(a: Any, name: str) -> Optional[str]:
+    """None or a fused activation's name, with the C++ core's ValueError (parse_activation)."""
+    if a is None:
+        return None
+    s = str(a)
+    if s not in ACTIVATIONS:
+        raise ValueError(f"{name} must be None, 'relu', 'relu6', 'hardswish' or 'silu', "
+                         f"got '{s}'")
+    return s
 
 
 def output_view(out: Any, unbatched: bool):

@@ -42,28 +42,17 @@ def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     """
     layout = _args.layout_of(layout)
     x4, unbatched = _args.activation_input(x, layout)
-    c = _args.channels(x4, layout)
+    c = _args.channels(x4.shape, layout)
     weight = _args.float32_array(weight, "weight")
-    if weight.ndim != 4 or weight.shape[1] != 1 or weight.shape[0] % c != 0 or weight.shape[0] == 0:
-        raise ValueError(
-            f"weight must have shape (C*m, 1, KH, KW) with C = {c} channels of x {x4.shape} "
-            f"({layout}) and multiplier m >= 1, got {weight.shape}")
+    m = _args.depthwise_multiplier(weight.shape, c, x4.shape, layout, "weight")
     bias = _args.bias_array(bias, "bias", weight.shape[0])
+    activation = _args.activation_name(activation, "activation")
     y = _core.depthwise_conv2d(
         x4, weight, bias, kernel=(weight.shape[2], weight.shape[3]),
-        multiplier=weight.shape[0] // c, stride=_args.pair("stride", stride),
+        multiplier=m, stride=_args.pair("stride", stride),
         padding=_args.padding4(padding), dilation=_args.pair("dilation", dilation), layout=layout,
         activation=activation, out=_args.output_view(out, unbatched))
     return _finish(y, out, unbatched)
-
-
-def _pointwise_matrix(weight: Any, name: str) -> np.ndarray:
-    weight = _args.float32_array(weight, name)
-    if weight.ndim == 4 and weight.shape[2:] == (1, 1):
-        return weight.reshape(weight.shape[0], weight.shape[1])
-    if weight.ndim != 2:
-        raise ValueError(f"{name} must have shape (Cout, Cin, 1, 1) or (Cout, Cin), got {weight.shape}")
-    return weight
 
 
 def pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None, *,
@@ -86,13 +75,11 @@ def pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     """
     layout = _args.layout_of(layout)
     x4, unbatched = _args.activation_input(x, layout)
-    c = _args.channels(x4, layout)
-    w2 = _pointwise_matrix(weight, "weight")
-    if w2.shape[1] != c:
-        raise ValueError(
-            f"weight has Cin = {w2.shape[1]} (shape {np.shape(weight)}) but x {x4.shape} "
-            f"({layout}) has {c} channels")
+    c = _args.channels(x4.shape, layout)
+    weight = _args.float32_array(weight, "weight")
+    w2 = weight.reshape(_args.pointwise_on_x(weight.shape, c, x4.shape, layout))
     bias = _args.bias_array(bias, "bias", w2.shape[0])
+    activation = _args.activation_name(activation, "activation")
     y = _core.pointwise_conv2d(x4, w2, bias, out_channels=w2.shape[0], layout=layout,
                                activation=activation, out=_args.output_view(out, unbatched))
     return _finish(y, out, unbatched)
@@ -125,22 +112,18 @@ def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray, pointwise_weig
     """
     layout = _args.layout_of(layout)
     x4, unbatched = _args.activation_input(x, layout)
-    c = _args.channels(x4, layout)
+    c = _args.channels(x4.shape, layout)
     dw = _args.float32_array(depthwise_weight, "depthwise_weight")
-    if dw.ndim != 4 or dw.shape[1] != 1 or dw.shape[0] % c != 0 or dw.shape[0] == 0:
-        raise ValueError(
-            f"depthwise_weight must have shape (C*m, 1, KH, KW) with C = {c} channels of x "
-            f"{x4.shape} ({layout}), got {dw.shape}")
-    pw = _pointwise_matrix(pointwise_weight, "pointwise_weight")
-    if pw.shape[1] != dw.shape[0]:
-        raise ValueError(
-            f"pointwise_weight has Cin = {pw.shape[1]} (shape {np.shape(pointwise_weight)}) but "
-            f"the depthwise stage gives {dw.shape[0]} channels (depthwise_weight {dw.shape})")
+    m = _args.depthwise_multiplier(dw.shape, c, x4.shape, layout, "depthwise_weight")
+    pw = _args.float32_array(pointwise_weight, "pointwise_weight")
+    pw = pw.reshape(_args.pointwise_on_depthwise(pw.shape, dw.shape))
     dbias = _args.bias_array(depthwise_bias, "depthwise_bias", dw.shape[0])
     pbias = _args.bias_array(pointwise_bias, "pointwise_bias", pw.shape[0])
+    depthwise_activation = _args.activation_name(depthwise_activation, "depthwise_activation")
+    activation = _args.activation_name(activation, "activation")
     y = _core.separable_conv2d(
         x4, dw, pw, dbias, pbias, kernel=(dw.shape[2], dw.shape[3]),
-        multiplier=dw.shape[0] // c, out_channels=pw.shape[0],
+        multiplier=m, out_channels=pw.shape[0],
         stride=_args.pair("stride", stride), padding=_args.padding4(padding),
         dilation=_args.pair("dilation", dilation), layout=layout,
         depthwise_activation=depthwise_activation, activation=activation,
@@ -169,21 +152,15 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     """
     layout = _args.layout_of(layout)
     x4, unbatched = _args.activation_input(x, layout)
-    c = _args.channels(x4, layout)
-    if not _args.is_int(groups) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
-    if c % groups != 0:
-        raise ValueError(f"groups = {groups} must divide the {c} channels of x {x4.shape}")
+    c = _args.channels(x4.shape, layout)
+    groups = _args.groups_of(groups, c, x4.shape)
     weight = _args.float32_array(weight, "weight")
-    if (weight.ndim != 4 or weight.shape[1] != c // groups or weight.shape[0] % groups != 0
-            or weight.shape[0] == 0):
-        raise ValueError(
-            f"weight must have shape (Cout, Cin/groups, KH, KW) = (k*{groups}, {c // groups}, KH, "
-            f"KW) for x {x4.shape} ({layout}) and groups = {groups}, got {weight.shape}")
+    _args.conv_weight_check(weight.shape, c, groups, x4.shape, layout)
     bias = _args.bias_array(bias, "bias", weight.shape[0])
+    activation = _args.activation_name(activation, "activation")
     y = _core.conv2d(
         x4, weight, bias, kernel=(weight.shape[2], weight.shape[3]), out_channels=weight.shape[0],
-        groups=int(groups), stride=_args.pair("stride", stride), padding=_args.padding4(padding),
+        groups=groups, stride=_args.pair("stride", stride), padding=_args.padding4(padding),
         dilation=_args.pair("dilation", dilation), layout=layout, activation=activation,
         out=_args.output_view(out, unbatched))
     return _finish(y, out, unbatched)

@@ -1,0 +1,121 @@
+"""Shared fixtures and helpers for the sepconv test-suite.
+
+* ``reference``: the float64 NumPy oracle (python/sepconv/reference.py). It is loaded straight
+  from the source tree when available, so test_reference.py runs even before the C++ extension
+  is built.
+* ``isa`` fixture: parametrised over ``sepconv.config()["isa_available"]``; forces that ISA for
+  the duration of the test and restores the previous one afterwards.
+* ``check(out, ref)``: float32 result vs float64 reference.
+* ``randn(rng, shape)``, ``poisoned(shape)``: test data helpers.
+"""
+
+import importlib.util
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+try:
+    from hypothesis import HealthCheck, settings
+
+    # "ci": reproducible runs without a local example database.
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    settings.load_profile(os.environ.get("SEPCONV_HYPOTHESIS_PROFILE", "default"))
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_REFERENCE_PATH = ROOT / "python" / "sepconv" / "reference.py"
+
+
+def _load_reference():
+    if _REFERENCE_PATH.exists():
+        spec = importlib.util.spec_from_file_location("sepconv_reference", _REFERENCE_PATH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    from sepconv import reference as module  # installed package without the source tree
+
+    return module
+
+
+reference = _load_reference()
+
+try:
+    import sepconv
+    import sepconv._core
+
+    ISAS = list(sepconv.config()["isa_available"])
+except Exception as exc:  # extension not built yet: only test_reference.py can run
+    sepconv = None
+    ISAS = []
+    _IMPORT_ERROR = exc
+else:
+    _IMPORT_ERROR = None
+
+
+@pytest.fixture(params=ISAS or [None], ids=lambda name: str(name))
+def isa(request):
+    """Force one ISA path of the C++ core for the test; restore the previous one after."""
+    name = request.param
+    if name is None:
+        pytest.fail(f"sepconv could not be imported: {_IMPORT_ERROR!r}")
+    previous = sepconv._core.get_isa()
+    sepconv._core.set_isa(name)
+    try:
+        yield name
+    finally:
+        sepconv._core.set_isa(previous)
+
+
+TINY = np.finfo(np.float64).tiny
+
+
+def check(out, ref):
+    """Assert a float32 result matches the float64 reference (shape, dtype, values)."""
+    out = np.asarray(out)
+    ref = np.asarray(ref)
+    assert out.dtype == np.float32, out.dtype
+    assert out.shape == ref.shape, (out.shape, ref.shape)
+    assert np.isfinite(out).all(), "non-finite values in output"
+    o = out.astype(np.float64)
+    rel = np.linalg.norm(o - ref) / max(np.linalg.norm(ref), TINY)
+    assert rel < 1e-5, f"relative error {rel:.3g}"
+    atol = 1e-4 * max(1.0, float(np.abs(ref).max(initial=0.0)))
+    if not np.allclose(o, ref, rtol=1e-4, atol=atol):
+        bad = np.argwhere(~np.isclose(o, ref, rtol=1e-4, atol=atol))
+        idx = tuple(bad[0])
+        raise AssertionError(
+            f"{len(bad)} elements differ; first at {idx}: got {o[idx]!r}, expected {ref[idx]!r}"
+        )
+
+
+def randn(rng, shape):
+    """Standard-normal float32 array (never all zeros)."""
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def poisoned(shape):
+    """float32 C-contiguous array filled with NaN, to catch unwritten output elements."""
+    return np.full(shape, np.nan, dtype=np.float32)
+
+
+def to_layout(x_nchw, layout):
+    """Contiguous copy of an NCHW (or CHW) array in the given layout."""
+    if layout == "NCHW":
+        return np.ascontiguousarray(x_nchw)
+    if x_nchw.ndim == 3:
+        return np.ascontiguousarray(x_nchw.transpose(1, 2, 0))
+    return np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))
+
+
+def x_shape(n, c, h, w, layout, batched=True):
+    shape = (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
+    return shape if batched else shape[1:]

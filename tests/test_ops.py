@@ -1,0 +1,586 @@
+"""Every operator against the float64 reference, on every ISA this CPU can run."""
+
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sepconv
+from conftest import check, poisoned, randn, reference as R, x_shape
+
+LAYOUTS = ["NCHW", "NHWC"]
+ACTIVATIONS = [None, "relu", "relu6", "hardswish", "silu"]
+KERNELS = list(range(1, 10)) + [11, 15, 31]
+HYP = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.too_slow])
+
+
+def compare(op, *args, use_out=False, **kwargs):
+    """Run sepconv.<op> and reference.<op> on the same arguments and check the result.
+
+    With use_out, the output buffer is poisoned with NaN first and must be returned as is.
+    The inputs must not be modified.
+    """
+    fn = getattr(sepconv, op)
+    ref = getattr(R, op)(*args, **kwargs)
+    before = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+    if use_out:
+        out = poisoned(ref.shape)
+        got = fn(*args, out=out, **kwargs)
+        assert got is out
+    else:
+        got = fn(*args, **kwargs)
+        assert isinstance(got, np.ndarray)
+        assert got.flags.c_contiguous
+    check(got, ref)
+    for a, b in zip(args, before):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg="an input was modified")
+    return got
+
+
+def span_ok(size, k, s, d, pads):
+    return size + pads[0] + pads[1] >= (k - 1) * d + 1
+
+
+# ==========================================================================================
+# depthwise
+# ==========================================================================================
+# id, N, C, H, W, multiplier, KH, KW, stride, padding, dilation, activation
+DW_CASES = [
+    ("mbv2_s1_c32_28", 1, 32, 28, 28, 1, 3, 3, 1, 1, 1, "relu6"),
+    ("mbv2_s2_c96_28", 1, 96, 28, 28, 1, 3, 3, 2, 1, 1, "relu6"),
+    ("mbv2_s2_same_c96_28", 2, 96, 28, 28, 1, 3, 3, 2, "same", 1, None),
+    ("mbv1_c1024_7", 1, 1024, 7, 7, 1, 3, 3, 1, 1, 1, "relu"),
+    ("effnet_5x5_c40_28", 1, 40, 28, 28, 1, 5, 5, 1, 2, 1, "silu"),
+    ("effnet_5x5_s2_c144_28", 1, 144, 28, 28, 1, 5, 5, 2, "same", 1, "silu"),
+    ("convnext_7x7_c96_14", 1, 96, 14, 14, 1, 7, 7, 1, 3, 1, None),
+    ("stride2_odd", 2, 16, 15, 17, 1, 3, 3, 2, 1, 1, "hardswish"),
+    ("stride_pair", 1, 19, 13, 16, 1, 3, 3, (2, 1), 1, 1, None),
+    ("dilation2", 1, 24, 16, 16, 1, 3, 3, 1, 2, 2, "relu"),
+    ("dilation_pair", 1, 9, 16, 16, 1, 3, 5, 1, "same", (2, 3), None),
+    ("multiplier2", 2, 8, 12, 12, 2, 3, 3, 1, 1, 1, None),
+    ("multiplier3_s2", 1, 13, 11, 12, 3, 3, 3, 2, "same", 1, "relu6"),
+    ("asym_pad", 1, 12, 9, 10, 1, 3, 3, 1, ((1, 2), (0, 3)), 1, None),
+    ("pad_pair", 1, 12, 9, 10, 1, 3, 3, 1, (0, 2), 1, None),
+    ("same_s2_even", 1, 20, 16, 16, 1, 3, 3, 2, "same", 1, None),
+    ("same_s2_k4_odd", 1, 20, 13, 13, 1, 4, 4, 2, "same", 1, None),
+    ("valid_dilated_strided", 1, 10, 20, 20, 1, 3, 3, 3, "valid", 2, "relu"),
+    ("k31_small_image", 1, 5, 8, 8, 1, 31, 31, 1, 15, 1, None),
+    ("k31_same", 1, 3, 6, 9, 1, 31, 31, 1, "same", 1, None),
+    ("rect_kernel", 1, 16, 10, 12, 1, 1, 7, (1, 2), (0, 3), 1, None),
+    ("wide_image", 1, 3, 5, 67, 1, 3, 3, 1, 1, 1, None),
+    ("one_by_one_image", 3, 17, 1, 1, 1, 3, 3, 1, 1, 1, None),
+    ("c1", 2, 1, 9, 11, 1, 3, 3, 1, 1, 1, None),
+]
+
+
+@pytest.mark.parametrize("case", DW_CASES, ids=[c[0] for c in DW_CASES])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+def test_depthwise_cases(isa, case, layout, with_bias):
+    _, N, C, H, W, m, KH, KW, stride, padding, dilation, act = case
+    rng = np.random.default_rng(zlib.crc32(case[0].encode()))
+    x = randn(rng, x_shape(N, C, H, W, layout))
+    w = randn(rng, (C * m, 1, KH, KW))
+    b = randn(rng, (C * m,)) if with_bias else None
+    compare("depthwise_conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation,
+            layout=layout, activation=act, use_out=with_bias)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("C", range(1, 71))
+def test_depthwise_every_channel_tail(isa, C, layout):
+    rng = np.random.default_rng(C)
+    stride = 1 + C % 2
+    x = randn(rng, x_shape(2, C, 5, 7, layout))
+    w = randn(rng, (C, 1, 3, 3))
+    b = randn(rng, (C,))
+    compare("depthwise_conv2d", x, w, b, stride=stride, padding="same", layout=layout,
+            activation=ACTIVATIONS[C % 5])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("W", range(1, 71))
+def test_depthwise_every_width_tail(isa, W, layout):
+    rng = np.random.default_rng(1000 + W)
+    x = randn(rng, x_shape(1, 3, 4, W, layout))
+    w = randn(rng, (3, 1, 3, 3))
+    compare("depthwise_conv2d", x, w, stride=1 + W % 2, padding=1, layout=layout)
+
+
+def padding_strategy():
+    small = st.integers(0, 4)
+    return st.one_of(
+        st.just("same"),
+        st.just("valid"),
+        small,
+        st.tuples(small, small),
+        st.tuples(st.tuples(small, small), st.tuples(small, small)),
+    )
+
+
+def int_or_pair(lo, hi):
+    return st.one_of(st.integers(lo, hi), st.tuples(st.integers(lo, hi), st.integers(lo, hi)))
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def fit_padding(draw, H, W, KH, KW, stride, dilation, padding):
+    """If the kernel does not fit the padded input, pad just enough (plus a little, asymmetric)."""
+    pads = R.resolve_padding(padding, (H, W), (KH, KW), stride, dilation)
+    dh, dw = _pair(dilation)
+    if span_ok(H, KH, 1, dh, pads[:2]) and span_ok(W, KW, 1, dw, pads[2:]):
+        return padding
+    need_h = max((KH - 1) * dh + 1 - H, 0)
+    need_w = max((KW - 1) * dw + 1 - W, 0)
+    t, l = need_h // 2, need_w // 2
+    return ((t, need_h - t + draw(st.integers(0, 2))), (l, need_w - l + draw(st.integers(0, 2))))
+
+
+@st.composite
+def depthwise_case(draw):
+    layout = draw(st.sampled_from(LAYOUTS))
+    batched = draw(st.booleans())
+    N = draw(st.integers(1, 3)) if batched else 1
+    KH = draw(st.sampled_from(KERNELS))
+    KW = draw(st.sampled_from(KERNELS))
+    big = KH * KW > 49
+    C = draw(st.integers(1, 12 if big else 70))
+    m = draw(st.integers(1, 2 if big else 4))
+    H = draw(st.integers(1, 10))
+    W = draw(st.integers(1, 10 if big else 24))
+    stride = draw(int_or_pair(1, 3))
+    dilation = draw(int_or_pair(1, 3))
+    padding = fit_padding(draw, H, W, KH, KW, stride, dilation, draw(padding_strategy()))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return dict(layout=layout, batched=batched, N=N, C=C, m=m, H=H, W=W, KH=KH, KW=KW,
+                stride=stride, dilation=dilation, padding=padding, seed=seed,
+                bias=draw(st.booleans()), act=draw(st.sampled_from(ACTIVATIONS)),
+                use_out=draw(st.booleans()))
+
+
+@settings(max_examples=400, **HYP)
+@given(c=depthwise_case())
+def test_depthwise_hypothesis(isa, c):
+    rng = np.random.default_rng(c["seed"])
+    x = randn(rng, x_shape(c["N"], c["C"], c["H"], c["W"], c["layout"], c["batched"]))
+    Cout = c["C"] * c["m"]
+    w = randn(rng, (Cout, 1, c["KH"], c["KW"]))
+    b = randn(rng, (Cout,)) if c["bias"] else None
+    y = compare("depthwise_conv2d", x, w, b, stride=c["stride"], padding=c["padding"],
+                dilation=c["dilation"], layout=c["layout"], activation=c["act"],
+                use_out=c["use_out"])
+    assert y.ndim == (4 if c["batched"] else 3)
+
+
+# ==========================================================================================
+# pointwise
+# ==========================================================================================
+# id, N, Cin, Cout, H, W, activation
+PW_CASES = [
+    ("mbv2_expand_24_144_28", 1, 24, 144, 28, 28, "relu6"),
+    ("mbv2_project_144_24_14", 2, 144, 24, 14, 14, None),
+    ("cin2048_narrow", 1, 2048, 5, 3, 3, None),
+    ("cin2048_1x1", 2, 2048, 64, 1, 1, "relu"),
+    ("odd_pixels", 3, 7, 9, 7, 5, "hardswish"),
+    ("one_pixel", 1, 33, 17, 1, 1, "silu"),
+    ("cin1", 2, 1, 19, 5, 6, None),
+    ("cout1", 2, 37, 1, 5, 6, None),
+    ("long_row", 1, 8, 8, 1, 131, None),
+]
+
+
+@pytest.mark.parametrize("case", PW_CASES, ids=[c[0] for c in PW_CASES])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("weight_4d", [False, True], ids=["w2d", "w4d"])
+def test_pointwise_cases(isa, case, layout, weight_4d):
+    _, N, Cin, Cout, H, W, act = case
+    rng = np.random.default_rng(zlib.crc32(case[0].encode()))
+    x = randn(rng, x_shape(N, Cin, H, W, layout))
+    w = randn(rng, (Cout, Cin, 1, 1) if weight_4d else (Cout, Cin))
+    b = randn(rng, (Cout,)) if weight_4d else None
+    compare("pointwise_conv2d", x, w, b, layout=layout, activation=act, use_out=weight_4d)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("C", range(1, 71))
+def test_pointwise_every_channel_tail(isa, C, layout):
+    rng = np.random.default_rng(C)
+    Cout = 71 - C
+    x = randn(rng, x_shape(1, C, 3, 5, layout))  # 15 pixels: odd
+    w = randn(rng, (Cout, C))
+    b = randn(rng, (Cout,))
+    compare("pointwise_conv2d", x, w, b, layout=layout, activation=ACTIVATIONS[C % 5])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("P", range(1, 71))
+def test_pointwise_every_pixel_tail(isa, P, layout):
+    rng = np.random.default_rng(2000 + P)
+    x = randn(rng, x_shape(1, 6, 1, P, layout))
+    w = randn(rng, (5, 6))
+    compare("pointwise_conv2d", x, w, layout=layout)
+
+
+@st.composite
+def pointwise_case(draw):
+    batched = draw(st.booleans())
+    return dict(layout=draw(st.sampled_from(LAYOUTS)), batched=batched,
+                N=draw(st.integers(1, 3)) if batched else 1,
+                Cin=draw(st.integers(1, 70)), Cout=draw(st.integers(1, 70)),
+                H=draw(st.integers(1, 9)), W=draw(st.integers(1, 9)),
+                weight_4d=draw(st.booleans()), bias=draw(st.booleans()),
+                act=draw(st.sampled_from(ACTIVATIONS)), use_out=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@settings(max_examples=200, **HYP)
+@given(c=pointwise_case())
+def test_pointwise_hypothesis(isa, c):
+    rng = np.random.default_rng(c["seed"])
+    x = randn(rng, x_shape(c["N"], c["Cin"], c["H"], c["W"], c["layout"], c["batched"]))
+    w = randn(rng, (c["Cout"], c["Cin"]) + ((1, 1) if c["weight_4d"] else ()))
+    b = randn(rng, (c["Cout"],)) if c["bias"] else None
+    y = compare("pointwise_conv2d", x, w, b, layout=c["layout"], activation=c["act"],
+                use_out=c["use_out"])
+    assert y.ndim == (4 if c["batched"] else 3)
+
+
+# ==========================================================================================
+# conv2d
+# ==========================================================================================
+# id, N, Cin, Cout, H, W, groups, KH, KW, stride, padding, dilation, activation
+CONV_CASES = [
+    ("stem_3_32_s2", 1, 3, 32, 32, 32, 1, 3, 3, 2, 1, 1, "relu6"),
+    ("stem_7x7_s2", 1, 3, 16, 30, 30, 1, 7, 7, 2, 3, 1, "relu"),
+    ("resnet_3x3_64", 1, 64, 64, 14, 14, 1, 3, 3, 1, 1, 1, "relu"),
+    ("groups2", 2, 8, 12, 11, 9, 2, 3, 3, 1, "same", 1, None),
+    ("groups_c_half", 1, 16, 16, 10, 10, 8, 3, 3, 1, 1, 1, "hardswish"),
+    ("groups_c", 1, 16, 32, 10, 10, 16, 3, 3, 2, "same", 1, "silu"),
+    ("resnext_g32", 1, 64, 64, 8, 8, 32, 3, 3, 1, 1, 1, None),
+    ("pad_valid", 1, 6, 5, 12, 13, 1, 3, 3, 1, "valid", 1, None),
+    ("pad_same_s2", 2, 6, 5, 12, 13, 1, 4, 3, 2, "same", 1, None),
+    ("pad_asym", 1, 6, 9, 12, 13, 3, 3, 3, 1, ((1, 2), (0, 3)), 1, None),
+    ("pad_pair_dilated", 1, 6, 6, 12, 13, 2, 3, 3, 1, (2, 1), 2, None),
+    ("one_by_one_s2", 1, 10, 7, 9, 9, 1, 1, 1, 2, 0, 1, None),
+    ("k5_dilation3", 1, 4, 4, 16, 16, 2, 5, 5, 1, "same", 3, None),
+    ("k9_pad_beyond_image", 1, 2, 3, 4, 4, 1, 9, 9, 1, 4, 1, None),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+def test_conv2d_cases(isa, case, layout, with_bias):
+    _, N, Cin, Cout, H, W, g, KH, KW, stride, padding, dilation, act = case
+    rng = np.random.default_rng(zlib.crc32(case[0].encode()))
+    x = randn(rng, x_shape(N, Cin, H, W, layout))
+    w = randn(rng, (Cout, Cin // g, KH, KW))
+    b = randn(rng, (Cout,)) if with_bias else None
+    compare("conv2d", x, w, b, stride=stride, padding=padding, dilation=dilation, groups=g,
+            layout=layout, activation=act, use_out=with_bias)
+
+
+@st.composite
+def conv2d_case(draw):
+    batched = draw(st.booleans())
+    g = draw(st.integers(1, 6))
+    cg = draw(st.integers(1, 6))
+    og = draw(st.integers(1, 4))
+    KH = draw(st.sampled_from([1, 2, 3, 4, 5, 7]))
+    KW = draw(st.sampled_from([1, 2, 3, 4, 5, 7]))
+    H, W = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    stride, dilation = draw(int_or_pair(1, 3)), draw(int_or_pair(1, 3))
+    padding = fit_padding(draw, H, W, KH, KW, stride, dilation, draw(padding_strategy()))
+    return dict(layout=draw(st.sampled_from(LAYOUTS)), batched=batched,
+                N=draw(st.integers(1, 3)) if batched else 1, g=g, Cin=g * cg, Cout=g * og,
+                H=H, W=W, KH=KH, KW=KW, stride=stride, dilation=dilation, padding=padding,
+                bias=draw(st.booleans()), act=draw(st.sampled_from(ACTIVATIONS)),
+                use_out=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@settings(max_examples=250, **HYP)
+@given(c=conv2d_case())
+def test_conv2d_hypothesis(isa, c):
+    rng = np.random.default_rng(c["seed"])
+    x = randn(rng, x_shape(c["N"], c["Cin"], c["H"], c["W"], c["layout"], c["batched"]))
+    w = randn(rng, (c["Cout"], c["Cin"] // c["g"], c["KH"], c["KW"]))
+    b = randn(rng, (c["Cout"],)) if c["bias"] else None
+    y = compare("conv2d", x, w, b, stride=c["stride"], padding=c["padding"],
+                dilation=c["dilation"], groups=c["g"], layout=c["layout"], activation=c["act"],
+                use_out=c["use_out"])
+    assert y.ndim == (4 if c["batched"] else 3)
+
+
+# ==========================================================================================
+# separable
+# ==========================================================================================
+# id, N, C, m, Cout, H, W, K, stride, padding, dilation, dw_act, act
+SEP_CASES = [
+    ("mbv2_block_c32", 1, 32, 1, 16, 28, 28, 3, 1, 1, 1, "relu6", None),
+    ("mbv2_block_s2_c96", 1, 96, 1, 24, 28, 28, 3, 2, "same", 1, "relu6", None),
+    ("xception_c64", 2, 64, 1, 128, 16, 16, 3, 1, "same", 1, None, "relu"),
+    ("multiplier2_hswish_silu", 1, 8, 2, 20, 12, 12, 3, 1, 1, 1, "hardswish", "silu"),
+    ("dilated_k5", 1, 16, 1, 8, 16, 16, 5, 1, "same", 2, "relu", "relu6"),
+    ("asym_pad_s2", 1, 11, 1, 13, 9, 10, 3, 2, ((1, 2), (0, 3)), 1, "silu", "hardswish"),
+    ("k7_c96_14", 1, 96, 1, 48, 14, 14, 7, 1, 3, 1, None, None),
+]
+
+
+@pytest.mark.parametrize("case", SEP_CASES, ids=[c[0] for c in SEP_CASES])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "nobias"])
+def test_separable_cases(isa, case, layout, with_bias):
+    _, N, C, m, Cout, H, W, K, stride, padding, dilation, dw_act, act = case
+    rng = np.random.default_rng(zlib.crc32(case[0].encode()))
+    x = randn(rng, x_shape(N, C, H, W, layout))
+    dw = randn(rng, (C * m, 1, K, K))
+    pw = randn(rng, (Cout, C * m, 1, 1) if with_bias else (Cout, C * m))
+    db = randn(rng, (C * m,)) if with_bias else None
+    pb = randn(rng, (Cout,)) if with_bias else None
+    compare("separable_conv2d", x, dw, pw, db, pb, stride=stride, padding=padding,
+            dilation=dilation, layout=layout, depthwise_activation=dw_act, activation=act,
+            use_out=with_bias)
+
+
+@st.composite
+def separable_case(draw):
+    batched = draw(st.booleans())
+    K = draw(st.sampled_from([1, 2, 3, 4, 5, 7, 9]))
+    H, W = draw(st.integers(1, 10)), draw(st.integers(1, 12))
+    stride, dilation = draw(int_or_pair(1, 3)), draw(int_or_pair(1, 3))
+    padding = fit_padding(draw, H, W, K, K, stride, dilation, draw(padding_strategy()))
+    return dict(layout=draw(st.sampled_from(LAYOUTS)), batched=batched,
+                N=draw(st.integers(1, 3)) if batched else 1, C=draw(st.integers(1, 40)),
+                m=draw(st.integers(1, 3)), Cout=draw(st.integers(1, 40)), H=H, W=W, K=K,
+                stride=stride, dilation=dilation, padding=padding,
+                dbias=draw(st.booleans()), pbias=draw(st.booleans()),
+                weight_4d=draw(st.booleans()),
+                dw_act=draw(st.sampled_from(ACTIVATIONS)), act=draw(st.sampled_from(ACTIVATIONS)),
+                use_out=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@settings(max_examples=250, **HYP)
+@given(c=separable_case())
+def test_separable_hypothesis(isa, c):
+    rng = np.random.default_rng(c["seed"])
+    Cm = c["C"] * c["m"]
+    x = randn(rng, x_shape(c["N"], c["C"], c["H"], c["W"], c["layout"], c["batched"]))
+    dw = randn(rng, (Cm, 1, c["K"], c["K"]))
+    pw = randn(rng, (c["Cout"], Cm) + ((1, 1) if c["weight_4d"] else ()))
+    db = randn(rng, (Cm,)) if c["dbias"] else None
+    pb = randn(rng, (c["Cout"],)) if c["pbias"] else None
+    y = compare("separable_conv2d", x, dw, pw, db, pb, stride=c["stride"], padding=c["padding"],
+                dilation=c["dilation"], layout=c["layout"], depthwise_activation=c["dw_act"],
+                activation=c["act"], use_out=c["use_out"])
+    assert y.ndim == (4 if c["batched"] else 3)
+
+
+# ==========================================================================================
+# out=, unbatched input, non-contiguous input, keyword use
+# ==========================================================================================
+def _op_inputs(op, layout, rng, batched=True):
+    """Small valid positional inputs and keyword arguments for each op."""
+    x = randn(rng, x_shape(2, 6, 9, 8, layout, batched))
+    if op == "depthwise_conv2d":
+        return (x, randn(rng, (12, 1, 3, 3)), randn(rng, (12,))), dict(padding=1, stride=2)
+    if op == "pointwise_conv2d":
+        return (x, randn(rng, (5, 6)), randn(rng, (5,))), {}
+    if op == "separable_conv2d":
+        return ((x, randn(rng, (6, 1, 3, 3)), randn(rng, (7, 6)), randn(rng, (6,)),
+                 randn(rng, (7,))), dict(padding="same", depthwise_activation="relu"))
+    return (x, randn(rng, (4, 3, 3, 3)), randn(rng, (4,))), dict(padding=(1, 0), groups=2)
+
+
+OPS = ["depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "conv2d"]
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("batched", [True, False], ids=["4d", "3d"])
+def test_out_is_returned_and_fully_written(isa, op, layout, batched):
+    rng = np.random.default_rng(5)
+    args, kw = _op_inputs(op, layout, rng, batched)
+    ref = getattr(R, op)(*args, layout=layout, **kw)
+    out = poisoned(ref.shape)
+    got = getattr(sepconv, op)(*args, layout=layout, out=out, **kw)
+    assert got is out
+    assert not np.isnan(out).any(), "out= not fully written"
+    check(out, ref)
+    # a second call overwrites (does not accumulate into) out
+    got2 = getattr(sepconv, op)(*args, layout=layout, out=out, **kw)
+    assert got2 is out
+    check(out, ref)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_unbatched_matches_batched(isa, op, layout):
+    rng = np.random.default_rng(6)
+    args, kw = _op_inputs(op, layout, rng, batched=False)
+    y3 = getattr(sepconv, op)(*args, layout=layout, **kw)
+    y4 = getattr(sepconv, op)(args[0][None], *args[1:], layout=layout, **kw)
+    assert y3.ndim == 3 and y4.shape == (1,) + y3.shape
+    np.testing.assert_array_equal(y3, y4[0])
+    check(y3, getattr(R, op)(*args, layout=layout, **kw))
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_non_contiguous_inputs(isa, op, layout):
+    rng = np.random.default_rng(7)
+    args, kw = _op_inputs(op, layout, rng)
+    # x: a transposed view of the other layout's memory
+    x = args[0]
+    if layout == "NCHW":
+        x_view = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    else:
+        x_view = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+    assert not x_view.flags.c_contiguous
+    np.testing.assert_array_equal(x_view, x)
+    # weights and biases: strided / reversed views with the same values
+    views = [x_view]
+    for a in args[1:]:
+        big = np.empty(a.shape[:-1] + (2 * a.shape[-1],), np.float32)
+        big[..., ::2] = a
+        big[..., 1::2] = np.nan
+        v = big[..., ::2]
+        assert not v.flags.c_contiguous
+        views.append(v)
+    ref = getattr(R, op)(*args, layout=layout, **kw)
+    check(getattr(sepconv, op)(*views, layout=layout, **kw), ref)
+    # a sliced view of a bigger batch/image
+    big = randn(rng, (4,) + x.shape[1:])
+    big[1:3] = x
+    check(getattr(sepconv, op)(big[1:3], *args[1:], layout=layout, **kw), ref)
+    sliced = big[::2]
+    check(getattr(sepconv, op)(sliced, *args[1:], layout=layout, **kw),
+          getattr(R, op)(np.ascontiguousarray(sliced), *args[1:], layout=layout, **kw))
+    # Fortran order
+    check(getattr(sepconv, op)(np.asfortranarray(x), *args[1:], layout=layout, **kw), ref)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_default_layout_is_nchw(op):
+    rng = np.random.default_rng(8)
+    args, kw = _op_inputs(op, "NCHW", rng)
+    np.testing.assert_array_equal(getattr(sepconv, op)(*args, **kw),
+                                  getattr(sepconv, op)(*args, layout="NCHW", **kw))
+
+
+def test_keyword_arguments():
+    rng = np.random.default_rng(9)
+    x = randn(rng, (1, 4, 6, 6))
+    w = randn(rng, (4, 1, 3, 3))
+    b = randn(rng, (4,))
+    check(sepconv.depthwise_conv2d(x=x, weight=w, bias=b, padding=1),
+          R.depthwise_conv2d(x, w, b, padding=1))
+    pw = randn(rng, (3, 4))
+    check(sepconv.separable_conv2d(x, depthwise_weight=w, pointwise_weight=pw,
+                                   pointwise_bias=b[:3].copy(), padding=1),
+          R.separable_conv2d(x, w, pw, None, b[:3], padding=1))
+    check(sepconv.pointwise_conv2d(x, weight=pw, bias=None), R.pointwise_conv2d(x, pw))
+    check(sepconv.conv2d(x, weight=randn(np.random.default_rng(1), (2, 2, 1, 1)), groups=2),
+          R.conv2d(x, randn(np.random.default_rng(1), (2, 2, 1, 1)), groups=2))
+
+
+# ==========================================================================================
+# NaN / Inf propagation
+# ==========================================================================================
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
+def test_depthwise_nonfinite_propagates_locally(isa, layout, bad):
+    rng = np.random.default_rng(10)
+    C, H, W = 5, 9, 11
+    x = randn(rng, (1, C, H, W))
+    x[0, 2, 4, 6] = bad
+    w = randn(rng, (2 * C, 1, 3, 3))
+    y = sepconv.depthwise_conv2d(x if layout == "NCHW" else
+                                 np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
+                                 w, padding=1, layout=layout)
+    if layout == "NHWC":
+        y = y.transpose(0, 3, 1, 2)
+    expected_bad = np.zeros(y.shape, bool)
+    expected_bad[0, 4:6, 3:6, 5:8] = True  # output channels 4, 5 read input channel 2
+    assert np.array_equal(~np.isfinite(y), expected_bad)
+    if np.isnan(bad):
+        assert np.isnan(y[expected_bad]).all()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_pointwise_nan_propagates_locally(isa, layout):
+    rng = np.random.default_rng(11)
+    x = randn(rng, (2, 7, 3, 5))
+    x[1, 3, 2, 1] = np.nan
+    w = randn(rng, (9, 7))
+    xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = sepconv.pointwise_conv2d(xin, w, layout=layout)
+    if layout == "NHWC":
+        y = y.transpose(0, 3, 1, 2)
+    expected = np.zeros(y.shape, bool)
+    expected[1, :, 2, 1] = True
+    assert np.array_equal(np.isnan(y), expected)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_pointwise_inf_in_weight_propagates(isa, layout):
+    rng = np.random.default_rng(12)
+    x = randn(rng, x_shape(1, 4, 3, 3, layout))
+    w = randn(rng, (6, 4))
+    w[2, 1] = np.inf
+    y = sepconv.pointwise_conv2d(x, w, layout=layout)
+    yc = y if layout == "NCHW" else y.transpose(0, 3, 1, 2)
+    bad = ~np.isfinite(yc)
+    assert bad[0, 2].all() and not np.delete(bad, 2, axis=1).any()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv2d_nan_stays_in_its_group(isa, layout):
+    rng = np.random.default_rng(13)
+    x = randn(rng, (1, 4, 6, 6))
+    x[0, 0, 0, 0] = np.nan
+    w = randn(rng, (6, 2, 3, 3))
+    xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = sepconv.conv2d(xin, w, padding=1, groups=2, layout=layout)
+    if layout == "NHWC":
+        y = y.transpose(0, 3, 1, 2)
+    expected = np.zeros(y.shape, bool)
+    expected[0, :3, 0:2, 0:2] = True
+    assert np.array_equal(np.isnan(y), expected)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_separable_nan_propagates(isa, layout):
+    rng = np.random.default_rng(14)
+    x = randn(rng, (1, 3, 7, 7))
+    x[0, 1, 6, 6] = np.nan
+    xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    y = sepconv.separable_conv2d(xin, randn(rng, (3, 1, 3, 3)), randn(rng, (4, 3)), padding=1,
+                                 layout=layout)
+    if layout == "NHWC":
+        y = y.transpose(0, 3, 1, 2)
+    expected = np.zeros(y.shape, bool)
+    expected[0, :, 5:, 5:] = True
+    assert np.array_equal(np.isnan(y), expected)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_nan_survives_activation(isa, op, act):
+    """NaN input stays NaN through every activation (as in PyTorch; max(NaN, 0) must not be 0)."""
+    rng = np.random.default_rng(15)
+    args, kw = _op_inputs(op, "NCHW", rng)
+    x = args[0].copy()
+    x[:, :, 4, 4] = np.nan
+    kw = dict(kw)
+    if op == "separable_conv2d":
+        kw["depthwise_activation"] = act
+    y = getattr(sepconv, op)(x, *args[1:], activation=act, **kw)
+    ref = getattr(R, op)(x, *args[1:], activation=act, **kw)
+    assert np.isnan(ref).any()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
