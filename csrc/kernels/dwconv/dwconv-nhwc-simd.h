@@ -12,6 +12,8 @@
 // The last channel tile uses masked loads and stores (its packed weights are zero-padded).
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/simd/activation-simd.h"
 
 namespace sepconv {
@@ -19,9 +21,10 @@ namespace SEPCONV_ISA_NS {
 namespace dwconv_nhwc {
 
 struct Row {
-  const float* x;       // image base (H, W, C)
-  const float* w;       // packed tile: [bias][taps]
-  float* y;             // output pixel (oh, 0) of this tile's first channel
+  const float* x;       // image base (H, W, C), offset to the first tile's channels
+  const float* w;       // packed first tile: [bias][taps]
+  float* y;             // output pixel (oh, 0), offset to the first tile's channels
+  int64_t tiles, w_tile_stride, last_tile_channels;
   int64_t channels;     // C (input = output channels, multiplier 1)
   int64_t in_w;
   int64_t kh_lo, kh_hi; // kernel rows that land inside the image
@@ -106,48 +109,79 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
   for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * C, acc[j], m);
 }
 
-// Interior outputs [lo, hi): blocks of B, then 4, 2, 1 for the remainder.
-template <class V, int KW, int S, int B, bool Masked, Activation A>
-static inline void interior(const Row& r, int64_t lo, int64_t hi, typename V::Mask m) {
-  int64_t ow = lo;
-  for (; ow + B <= hi; ow += B) block_fixed<V, KW, S, B, Masked, A>(r, ow, m);
-  if constexpr (B > 4) {
-    if (ow + 4 <= hi) { block_fixed<V, KW, S, 4, Masked, A>(r, ow, m); ow += 4; }
+// Calls block(masked, tile_row, mask) for each channel tile of the row: all tiles of one block of
+// outputs are computed before the next block, so the loads sweep whole pixels (every channel) in
+// address order and the packed weights of the row's tiles stay in L1.
+template <class V, class Block>
+static inline void for_each_tile(const Row& r, Block&& block) {
+  Row rt = r;
+  for (int64_t t = 0; t + 1 < r.tiles; ++t) {
+    block(std::false_type{}, rt, typename V::Mask{});
+    rt.x += V::kWidth;
+    rt.y += V::kWidth;
+    rt.w += r.w_tile_stride;
   }
-  if (ow + 2 <= hi) { block_fixed<V, KW, S, 2, Masked, A>(r, ow, m); ow += 2; }
-  if (ow < hi) block_fixed<V, KW, S, 1, Masked, A>(r, ow, m);
+  if (r.last_tile_channels == V::kWidth) {
+    block(std::false_type{}, rt, typename V::Mask{});
+  } else {
+    block(std::true_type{}, rt, V::tail_mask(r.last_tile_channels));
+  }
 }
 
-template <class V, bool Masked, Activation A>
-static inline void blocks_any(const Row& r, int64_t lo, int64_t hi, typename V::Mask m) {
+// Interior outputs [lo, hi): blocks of B, then 4, 2, 1 for the remainder.
+template <class V, int KW, int S, int B, Activation A>
+static inline void interior(const Row& r, int64_t lo, int64_t hi) {
+  int64_t ow = lo;
+  const auto at = [&](auto width) {
+    for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+      block_fixed<V, KW, S, decltype(width)::value, decltype(masked)::value, A>(rt, ow, m);
+    });
+    ow += decltype(width)::value;
+  };
+  while (ow + B <= hi) at(std::integral_constant<int, B>{});
+  if constexpr (B > 4) {
+    if (ow + 4 <= hi) at(std::integral_constant<int, 4>{});
+  }
+  if (ow + 2 <= hi) at(std::integral_constant<int, 2>{});
+  if (ow < hi) at(std::integral_constant<int, 1>{});
+}
+
+template <class V, Activation A>
+static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
   constexpr int B = 8;
   int64_t ow = lo;
-  for (; ow + B <= hi; ow += B) block_any<V, B, Masked, A>(r, ow, m);
-  if (ow + 4 <= hi) { block_any<V, 4, Masked, A>(r, ow, m); ow += 4; }
-  for (; ow < hi; ++ow) block_any<V, 1, Masked, A>(r, ow, m);
+  const auto at = [&](auto width) {
+    for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+      block_any<V, decltype(width)::value, decltype(masked)::value, A>(rt, ow, m);
+    });
+    ow += decltype(width)::value;
+  };
+  while (ow + B <= hi) at(std::integral_constant<int, B>{});
+  if (ow + 4 <= hi) at(std::integral_constant<int, 4>{});
+  while (ow < hi) at(std::integral_constant<int, 1>{});
 }
 
-template <class V, bool Masked, Activation A>
-static inline void row(const Row& r, int64_t out_w, typename V::Mask m) {
+template <class V, Activation A>
+static inline void row(const Row& r, int64_t out_w) {
   const bool fixed = r.dilation_w == 1 && (r.stride_w == 1 || r.stride_w == 2) &&
                      (r.kernel_w == 3 || r.kernel_w == 5 || r.kernel_w == 7);
   if (!fixed) {
-    blocks_any<V, Masked, A>(r, 0, out_w, m);
+    blocks_any<V, A>(r, 0, out_w);
     return;
   }
   int64_t lo, hi;  // outputs whose taps are all inside [0, in_w)
   valid_outputs(-r.pad_left, r.stride_w, r.in_w - (r.kernel_w - 1), out_w, &lo, &hi);
-  for (int64_t ow = 0; ow < lo; ++ow) block_any<V, 1, Masked, A>(r, ow, m);
+  blocks_any<V, A>(r, 0, lo);
   // Register budget (16 AVX2 registers): KW weights + B accumulators + 1 input.
   switch (r.kernel_w * 10 + r.stride_w) {
-    case 31: interior<V, 3, 1, 8, Masked, A>(r, lo, hi, m); break;
-    case 32: interior<V, 3, 2, 8, Masked, A>(r, lo, hi, m); break;
-    case 51: interior<V, 5, 1, 8, Masked, A>(r, lo, hi, m); break;
-    case 52: interior<V, 5, 2, 8, Masked, A>(r, lo, hi, m); break;
-    case 71: interior<V, 7, 1, 6, Masked, A>(r, lo, hi, m); break;
-    default: interior<V, 7, 2, 6, Masked, A>(r, lo, hi, m); break;
+    case 31: interior<V, 3, 1, 8, A>(r, lo, hi); break;
+    case 32: interior<V, 3, 2, 8, A>(r, lo, hi); break;
+    case 51: interior<V, 5, 1, 8, A>(r, lo, hi); break;
+    case 52: interior<V, 5, 2, 8, A>(r, lo, hi); break;
+    case 71: interior<V, 7, 1, 6, A>(r, lo, hi); break;
+    default: interior<V, 7, 2, 6, A>(r, lo, hi); break;
   }
-  for (int64_t ow = hi > lo ? hi : lo; ow < out_w; ++ow) block_any<V, 1, Masked, A>(r, ow, m);
+  blocks_any<V, A>(r, hi > lo ? hi : lo, out_w);
 }
 
 template <class V>
@@ -160,7 +194,13 @@ void run(const kernels::DwconvNhwcArgs& p) {
     constexpr Activation A = decltype(tag)::value;
     for (int64_t oh = p.oh_begin; oh < p.oh_end; ++oh) {
       Row r;
-      r.x = p.x;
+      const int64_t c0 = p.tile_begin * T;
+      r.x = p.x + c0;
+      r.w = p.packed + p.tile_begin * (1 + taps) * T;
+      r.y = p.y + oh * g.out_w * C + c0;
+      r.tiles = p.tile_end - p.tile_begin;
+      r.w_tile_stride = (1 + taps) * T;
+      r.last_tile_channels = min_i64(T, C - (p.tile_end - 1) * T);
       r.channels = C;
       r.in_w = g.in_w;
       r.ih0 = oh * p.stride_h - g.pad_top;
@@ -171,17 +211,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.pad_left = g.pad_left;
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.dilation_h, g.in_h, p.kernel_h, &r.kh_lo, &r.kh_hi);
-      for (int64_t t = p.tile_begin; t < p.tile_end; ++t) {
-        const int64_t c0 = t * T;
-        r.x = p.x + c0;
-        r.w = p.packed + t * (1 + taps) * T;
-        r.y = p.y + oh * g.out_w * C + c0;
-        if (c0 + T <= C) {
-          row<V, false, A>(r, g.out_w, typename V::Mask{});
-        } else {
-          row<V, true, A>(r, g.out_w, V::tail_mask(C - c0));
-        }
-      }
+      row<V, A>(r, g.out_w);
     }
   });
 }

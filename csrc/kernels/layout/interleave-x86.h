@@ -1,0 +1,76 @@
+// Channel-tile interleave (see interleave-generic.cpp) with 8x8 AVX transposes: 8 channels x 8
+// pixels in, 8 pixels x 8 channels out, per group of 8 channels of the tile. Used by the AVX2 and
+// AVX-512 builds (both have 256-bit AVX); the pixel tail goes through the scalar loop.
+#pragma once
+
+#include <immintrin.h>
+
+#include "kernels/isa-common.h"
+
+namespace sepconv {
+namespace SEPCONV_ISA_NS {
+namespace interleave_x86 {
+
+// Rows r[0..7] of 8 floats become their columns (a transpose is its own inverse).
+static inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+static inline void interleave(const kernels::InterleaveArgs& p) {
+  const int64_t n = p.rows * p.width;
+  const int64_t n8 = n - n % 8;
+  for (int64_t g = 0; g < p.tile; g += 8) {
+    for (int64_t i = 0; i < n8; i += 8) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) {
+        r[j] = g + j < p.channels ? _mm256_loadu_ps(p.planar + (g + j) * p.plane_stride + i)
+                                  : _mm256_setzero_ps();
+      }
+      transpose8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(p.interleaved + (i + k) * p.tile + g, r[k]);
+    }
+  }
+  for (int64_t i = n8; i < n; ++i) {
+    for (int64_t j = 0; j < p.tile; ++j) {
+      p.interleaved[i * p.tile + j] = j < p.channels ? p.planar[j * p.plane_stride + i] : 0.0f;
+    }
+  }
+}
+
+static inline void deinterleave(const kernels::InterleaveArgs& p) {
+  float* planar = const_cast<float*>(p.planar);
+  const int64_t n = p.rows * p.width;
+  const int64_t n8 = n - n % 8;
+  for (int64_t g = 0; g < p.tile && g < p.channels; g += 8) {
+    for (int64_t i = 0; i < n8; i += 8) {
+      __m256 r[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(p.interleaved + (i + k) * p.tile + g);
+      transpose8(r);
+      for (int j = 0; j < 8 && g + j < p.channels; ++j) {
+        _mm256_storeu_ps(planar + (g + j) * p.plane_stride + i, r[j]);
+      }
+    }
+  }
+  for (int64_t i = n8; i < n; ++i) {
+    for (int64_t j = 0; j < p.channels; ++j) planar[j * p.plane_stride + i] = p.interleaved[i * p.tile + j];
+  }
+}
+
+}  // namespace interleave_x86
+}  // namespace SEPCONV_ISA_NS
+}  // namespace sepconv
