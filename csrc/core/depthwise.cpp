@@ -30,6 +30,21 @@ namespace {
 // Interleaved input band + output band per thread: sized to stay in half of a 512 KiB L2.
 constexpr int64_t kBandBytes = 192 * 1024;
 
+// The window, geometry and epilogue of p for the NHWC kernel over `channels`-wide pixels.
+kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, int64_t channels, int64_t tile) {
+  const Window& w = p.window;
+  kernels::DwconvNhwcArgs a{};
+  a.channels = channels;
+  a.multiplier = p.out_channels / p.in_channels;
+  a.channel_tile = tile;
+  a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
+  a.stride_h = w.stride_h; a.stride_w = w.stride_w;
+  a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
+  a.geometry = p.geometry;
+  a.activation = p.activation;
+  return a;
+}
+
 // NCHW, multiplier 1: per (image, channel tile, band of output rows), interleave the band's input
 // rows of the tile's channels into a per-thread buffer, run the NHWC kernel on it and de-interleave
 // its output into the planes. Only L2-sized tiles are ever copied, never the whole tensor.
@@ -67,28 +82,14 @@ void run_depthwise_nchw_interleaved(const ConvPlan& p, const kernels::KernelTabl
     float* x_band = buffers.data() + thread * stride;
     float* y_band = x_band + in_band_floats;
 
-    kernels::InterleaveArgs in;
-    in.planar = x + ((n * C + c0) * g.in_h + r0) * g.in_w;
-    in.plane_stride = g.in_h * g.in_w;
-    in.interleaved = x_band;
-    in.channels = nc;
-    in.tile = T;
-    in.rows = r1 - r0;
-    in.width = g.in_w;
-    kt.interleave_channels(in);
+    kt.interleave_channels({x + ((n * C + c0) * g.in_h + r0) * g.in_w, g.in_h * g.in_w, x_band, nc,
+                            T, r1 - r0, g.in_w});
 
-    kernels::DwconvNhwcArgs a;
+    kernels::DwconvNhwcArgs a = nhwc_args(p, T, T);
     a.x = x_band;
     a.packed = packed.data() + t * (1 + taps) * T;
     a.y = y_band;
-    a.channels = T;
-    a.multiplier = 1;
-    a.channel_tile = T;
-    a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
-    a.stride_h = w.stride_h; a.stride_w = w.stride_w;
-    a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
     // The band as an image of its own: rows [r0, r1) of the input, output rows [oh0, oh1).
-    a.geometry = g;
     a.geometry.in_h = r1 - r0;
     a.geometry.out_h = oh1 - oh0;
     a.geometry.pad_top = g.pad_top + r0 - oh0 * w.stride_h;
@@ -96,18 +97,10 @@ void run_depthwise_nchw_interleaved(const ConvPlan& p, const kernels::KernelTabl
     a.oh_end = oh1 - oh0;
     a.tile_begin = 0;
     a.tile_end = 1;
-    a.activation = p.activation;
     kt.dwconv_nhwc(a);
 
-    kernels::InterleaveArgs out;
-    out.planar = y + ((n * C + c0) * g.out_h + oh0) * g.out_w;
-    out.plane_stride = g.out_h * g.out_w;
-    out.interleaved = y_band;
-    out.channels = nc;
-    out.tile = T;
-    out.rows = oh1 - oh0;
-    out.width = g.out_w;
-    kt.deinterleave_channels(out);
+    kt.deinterleave_channels({y + ((n * C + c0) * g.out_h + oh0) * g.out_w, g.out_h * g.out_w,
+                              y_band, nc, T, oh1 - oh0, g.out_w});
   });
 }
 
@@ -163,22 +156,14 @@ void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const
     const int64_t n = task / (row_blocks * tile_blocks);
     const int64_t rb = (task / tile_blocks) % row_blocks;
     const int64_t tb = task % tile_blocks;
-    kernels::DwconvNhwcArgs a;
+    kernels::DwconvNhwcArgs a = nhwc_args(p, p.in_channels, tile);
     a.x = x + n * p.in_pixels() * p.in_channels;
     a.packed = packed.data();
     a.y = y + n * p.out_pixels() * p.out_channels;
-    a.channels = p.in_channels;
-    a.multiplier = multiplier;
-    a.channel_tile = tile;
-    a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
-    a.stride_h = w.stride_h; a.stride_w = w.stride_w;
-    a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
-    a.geometry = g;
     a.oh_begin = rb * rows;
     a.oh_end = std::min(g.out_h, a.oh_begin + rows);
     a.tile_begin = tb * tiles_per_task;
     a.tile_end = std::min(tiles, a.tile_begin + tiles_per_task);
-    a.activation = p.activation;
     (multiplier == 1 ? kt.dwconv_nhwc : kt.dwconv_nhwc_multiplier)(a);
   });
 }
