@@ -56,6 +56,18 @@ py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& sh
   return py::reinterpret_borrow<py::array_t<float>>(a);
 }
 
+// Allocates or checks `out` for desc's output, then runs op(y) with the GIL released.
+template <class Desc, class Op>
+py::array run_op(const Desc& desc, const py::object& out, Op&& op) {
+  auto y = output_array(out, sepconv::output_shape(desc));
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    op(yp);
+  }
+  return std::move(y);
+}
+
 sepconv::Layout parse_layout(const std::string& s) {
   if (s == "NCHW") return sepconv::Layout::NCHW;
   if (s == "NHWC") return sepconv::Layout::NHWC;
@@ -122,13 +134,9 @@ py::array depthwise(const py::array& x, const py::array& weight, const py::objec
   d.multiplier = multiplier;
   d.window = make_window(kernel, stride, padding, dilation);
   d.activation = parse_activation(activation, "activation");
-  auto y = output_array(out, sepconv::output_shape(d));
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
-  float* yp = y.mutable_data();
-  py::gil_scoped_release release;
-  sepconv::depthwise_conv2d(d, xp, wp, bp, yp);
-  return std::move(y);
+  return run_op(d, out, [&](float* yp) { sepconv::depthwise_conv2d(d, xp, wp, bp, yp); });
 }
 
 py::array pointwise(const py::array& x, const py::array& weight, const py::object& bias,
@@ -139,13 +147,9 @@ py::array pointwise(const py::array& x, const py::array& weight, const py::objec
   std::tie(d.batch, d.in_channels, d.height, d.width) = nchw_dims(x, d.layout);
   d.out_channels = out_channels;
   d.activation = parse_activation(activation, "activation");
-  auto y = output_array(out, sepconv::output_shape(d));
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
-  float* yp = y.mutable_data();
-  py::gil_scoped_release release;
-  sepconv::pointwise_conv2d(d, xp, wp, bp, yp);
-  return std::move(y);
+  return run_op(d, out, [&](float* yp) { sepconv::pointwise_conv2d(d, xp, wp, bp, yp); });
 }
 
 py::array separable(const py::array& x, const py::array& dw_weight, const py::array& pw_weight,
@@ -162,15 +166,11 @@ py::array separable(const py::array& x, const py::array& dw_weight, const py::ar
   d.window = make_window(kernel, stride, padding, dilation);
   d.depthwise_activation = parse_activation(depthwise_activation, "depthwise_activation");
   d.activation = parse_activation(activation, "activation");
-  auto y = output_array(out, sepconv::output_shape(d));
   const float *xp = input_data(x, "x"), *dwp = input_data(dw_weight, "depthwise_weight"),
               *pwp = input_data(pw_weight, "pointwise_weight"),
               *dbp = optional_data(dw_bias, "depthwise_bias"),
               *pbp = optional_data(pw_bias, "pointwise_bias");
-  float* yp = y.mutable_data();
-  py::gil_scoped_release release;
-  sepconv::separable_conv2d(d, xp, dwp, pwp, dbp, pbp, yp);
-  return std::move(y);
+  return run_op(d, out, [&](float* yp) { sepconv::separable_conv2d(d, xp, dwp, pwp, dbp, pbp, yp); });
 }
 
 py::array conv(const py::array& x, const py::array& weight, const py::object& bias, Pair kernel,
@@ -184,13 +184,9 @@ py::array conv(const py::array& x, const py::array& weight, const py::object& bi
   d.groups = groups;
   d.window = make_window(kernel, stride, padding, dilation);
   d.activation = parse_activation(activation, "activation");
-  auto y = output_array(out, sepconv::output_shape(d));
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
-  float* yp = y.mutable_data();
-  py::gil_scoped_release release;
-  sepconv::conv2d(d, xp, wp, bp, yp);
-  return std::move(y);
+  return run_op(d, out, [&](float* yp) { sepconv::conv2d(d, xp, wp, bp, yp); });
 }
 
 py::tuple geometry(Pair in_hw, Pair kernel, Pair stride, const py::object& padding,
