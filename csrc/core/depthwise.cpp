@@ -1,3 +1,5 @@
+// Depthwise operator: weights packed once (DepthwiseOp), then bands of output rows computed by the
+// table's kernels. The same band function serves the plain op and the fused separable op.
 #include <algorithm>
 
 #include "core/check.h"
@@ -7,6 +9,11 @@
 
 namespace sepconv {
 namespace detail {
+
+namespace {
+
+// Per-thread interleave scratch of the NCHW path: input band + output band in half of a 512 KiB L2.
+constexpr int64_t kBandBytes = 192 * 1024;
 
 std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
                                     int64_t channel_tile) {
@@ -25,13 +32,29 @@ std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, cons
   return packed;
 }
 
-namespace {
+// Output rows [oh0, oh1) seen as an image of their own: the input rows [r0, r1) they read and the
+// geometry that maps band row 0 to output row oh0 (its top padding may be negative).
+struct Band {
+  int64_t r0, r1;
+  Geometry g;
+};
 
-// Interleaved input band + output band per thread: sized to stay in half of a 512 KiB L2.
-constexpr int64_t kBandBytes = 192 * 1024;
+Band band_of(const ConvPlan& p, int64_t oh0, int64_t oh1) {
+  const Window& w = p.window;
+  const Geometry& g = p.geometry;
+  const int64_t eff_h = (w.kernel_h - 1) * w.dilation_h + 1;
+  Band b;
+  b.r0 = std::clamp<int64_t>(oh0 * w.stride_h - g.pad_top, 0, g.in_h);
+  b.r1 = std::clamp<int64_t>((oh1 - 1) * w.stride_h - g.pad_top + eff_h, b.r0, g.in_h);
+  b.g = g;
+  b.g.in_h = b.r1 - b.r0;
+  b.g.out_h = oh1 - oh0;
+  b.g.pad_top = g.pad_top + b.r0 - oh0 * w.stride_h;
+  return b;
+}
 
-// The window, geometry and epilogue of p for the NHWC kernel over `channels`-wide pixels.
-kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, int64_t channels, int64_t tile) {
+kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t channels,
+                                  int64_t tile) {
   const Window& w = p.window;
   kernels::DwconvNhwcArgs a{};
   a.channels = channels;
@@ -40,132 +63,145 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, int64_t channels, int64_t t
   a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
   a.stride_h = w.stride_h; a.stride_w = w.stride_w;
   a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
-  a.geometry = p.geometry;
+  a.geometry = b.g;
+  a.oh_begin = 0;
+  a.oh_end = b.g.out_h;
   a.activation = p.activation;
   return a;
 }
 
-// NCHW, multiplier 1: per (image, channel tile, band of output rows), interleave the band's input
-// rows of the tile's channels into a per-thread buffer, run the NHWC kernel on it and de-interleave
-// its output into the planes. Only L2-sized tiles are ever copied, never the whole tensor.
-void run_depthwise_nchw_interleaved(const ConvPlan& p, const kernels::KernelTable& kt,
-                                    const float* x, const float* weight, const float* bias,
-                                    float* y) {
-  const Geometry& g = p.geometry;
-  const Window& w = p.window;
-  const int64_t T = kt.dwconv_nhwc_channel_tile;
-  const int64_t C = p.in_channels;
-  const int64_t taps = w.kernel_h * w.kernel_w;
-  const int64_t eff_h = (w.kernel_h - 1) * w.dilation_h + 1;
-  const std::vector<float> packed = pack_dwconv_nhwc(p, weight, bias, T);
-  const int64_t tiles = ceil_div(C, T);
-  const auto in_rows = [&](int64_t band) { return (band - 1) * w.stride_h + eff_h; };
-  const auto band_floats = [&](int64_t band) {
-    return (std::min(in_rows(band), g.in_h) * g.in_w + band * g.out_w) * T;
-  };
-  int64_t band = block_size_for(g.out_h, p.batch * tiles, 4 * int64_t(get_num_threads()), 1);
-  while (band > 1 && band_floats(band) * int64_t(sizeof(float)) > kBandBytes) band = (band + 1) / 2;
-  const int64_t bands = ceil_div(g.out_h, band);
-  const int64_t stride = band_floats(band);
-  const int64_t in_band_floats = std::min(in_rows(band), g.in_h) * g.in_w * T;
-  std::vector<float> buffers(static_cast<size_t>(stride * get_num_threads()));
-
-  parallel_for(p.batch * tiles * bands, [&](int64_t task, int thread) {
-    const int64_t n = task / (tiles * bands);
-    const int64_t t = (task / bands) % tiles;
-    const int64_t oh0 = (task % bands) * band;
-    const int64_t oh1 = std::min(g.out_h, oh0 + band);
-    const int64_t r0 = std::clamp<int64_t>(oh0 * w.stride_h - g.pad_top, 0, g.in_h);
-    const int64_t r1 = std::clamp<int64_t>((oh1 - 1) * w.stride_h - g.pad_top + eff_h, r0, g.in_h);
-    const int64_t c0 = t * T;
-    const int64_t nc = std::min(T, C - c0);
-    float* x_band = buffers.data() + thread * stride;
-    float* y_band = x_band + in_band_floats;
-
-    kt.interleave_channels({x + ((n * C + c0) * g.in_h + r0) * g.in_w, g.in_h * g.in_w, x_band, nc,
-                            T, r1 - r0, g.in_w});
-
-    kernels::DwconvNhwcArgs a = nhwc_args(p, T, T);
-    a.x = x_band;
-    a.packed = packed.data() + t * (1 + taps) * T;
-    a.y = y_band;
-    // The band as an image of its own: rows [r0, r1) of the input, output rows [oh0, oh1).
-    a.geometry.in_h = r1 - r0;
-    a.geometry.out_h = oh1 - oh0;
-    a.geometry.pad_top = g.pad_top + r0 - oh0 * w.stride_h;
-    a.oh_begin = 0;
-    a.oh_end = oh1 - oh0;
-    a.tile_begin = 0;
-    a.tile_end = 1;
-    kt.dwconv_nhwc(a);
-
-    kt.deinterleave_channels({y + ((n * C + c0) * g.out_h + oh0) * g.out_w, g.out_h * g.out_w,
-                              y_band, nc, T, oh1 - oh0, g.out_w});
-  });
-}
-
 }  // namespace
 
-void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y) {
-  const kernels::KernelTable& kt = active_kernels();
-  const Geometry& g = p.geometry;
-  const Window& w = p.window;
-  const int64_t multiplier = p.out_channels / p.in_channels;
-  const int64_t min_tasks = 4 * static_cast<int64_t>(get_num_threads());
+DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias)
+    : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile) {
+  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
+  if (planar()) {
+    weights_.assign(weight, weight + p.out_channels * taps);
+    biases_.assign(p.out_channels, 0.0f);
+    if (bias != nullptr) std::copy(bias, bias + p.out_channels, biases_.begin());
+  } else {
+    packed_ = pack_dwconv_nhwc(p, weight, bias, tile_);
+  }
+}
 
-  if (p.layout == Layout::NCHW && multiplier == 1 && kt.dwconv_nchw_interleaved) {
-    run_depthwise_nchw_interleaved(p, kt, x, weight, bias, y);
+bool DepthwiseOp::planar() const {
+  return plan_.layout == Layout::NCHW &&
+         !(plan_.out_channels == plan_.in_channels && kt_->dwconv_nchw_interleaved);
+}
+
+int64_t DepthwiseOp::tiles() const { return ceil_div(plan_.out_channels, tile_); }
+
+int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
+  if (plan_.layout != Layout::NCHW || planar()) return 0;
+  const Window& w = plan_.window;
+  const int64_t in_rows = std::min((band_rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
+                                   plan_.geometry.in_h);
+  return (in_rows * plan_.geometry.in_w + band_rows * plan_.geometry.out_w) * tile_;
+}
+
+int64_t DepthwiseOp::max_band_rows() const {
+  int64_t band = plan_.geometry.out_h;
+  while (band > 1 && scratch_floats(band) * int64_t(sizeof(float)) > kBandBytes) band = (band + 1) / 2;
+  return band;
+}
+
+void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t tile_begin,
+                       int64_t tile_end, float* y, int64_t plane_stride, float* scratch) const {
+  const ConvPlan& p = plan_;
+  const Geometry& g = p.geometry;
+  const Band b = band_of(p, oh0, oh1);
+  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
+  const int64_t multiplier = p.out_channels / p.in_channels;
+
+  if (p.layout == Layout::NHWC) {
+    kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_);
+    a.x = x_image + b.r0 * g.in_w * p.in_channels;
+    a.packed = packed_.data();
+    a.y = y;
+    a.tile_begin = tile_begin;
+    a.tile_end = tile_end;
+    (multiplier == 1 ? kt_->dwconv_nhwc : kt_->dwconv_nhwc_multiplier)(a);
     return;
   }
-  if (p.layout == Layout::NCHW) {
-    const int64_t planes = p.batch * p.out_channels;
-    const int64_t rows = block_size_for(g.out_h, planes, min_tasks, 1);
-    const int64_t row_blocks = ceil_div(g.out_h, rows);
-    const int64_t taps = w.kernel_h * w.kernel_w;
-    parallel_for(planes * row_blocks, [&](int64_t task, int) {
-      const int64_t plane = task / row_blocks;
-      const int64_t n = plane / p.out_channels;
-      const int64_t oc = plane % p.out_channels;
-      const int64_t oh0 = (task % row_blocks) * rows;
+
+  const int64_t c_begin = tile_begin * tile_;
+  const int64_t c_end = std::min(p.out_channels, tile_end * tile_);
+  if (planar()) {
+    const Window& w = p.window;
+    for (int64_t oc = c_begin; oc < c_end; ++oc) {
       kernels::DwconvNchwArgs a;
-      a.x = x + (n * p.in_channels + oc / multiplier) * p.in_pixels();
-      a.weight = weight + oc * taps;
-      a.bias = bias != nullptr ? bias[oc] : 0.0f;
-      a.y = y + plane * p.out_pixels();
+      a.x = x_image + ((oc / multiplier) * g.in_h + b.r0) * g.in_w;
+      a.weight = weights_.data() + oc * taps;
+      a.bias = biases_[oc];
+      a.y = y + oc * plane_stride;
       a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
       a.stride_h = w.stride_h; a.stride_w = w.stride_w;
       a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
-      a.geometry = g;
-      a.oh_begin = oh0;
-      a.oh_end = std::min(g.out_h, oh0 + rows);
+      a.geometry = b.g;
+      a.oh_begin = 0;
+      a.oh_end = b.g.out_h;
       a.activation = p.activation;
-      kt.dwconv_nchw(a);
-    });
+      kt_->dwconv_nchw(a);
+    }
     return;
   }
 
-  const int64_t tile = kt.dwconv_nhwc_channel_tile;
-  const std::vector<float> packed = pack_dwconv_nhwc(p, weight, bias, tile);
-  const int64_t tiles = ceil_div(p.out_channels, tile);
-  const int64_t rows = block_size_for(g.out_h, p.batch, min_tasks, 1);
-  const int64_t row_blocks = ceil_div(g.out_h, rows);
-  const int64_t tiles_per_task = block_size_for(tiles, p.batch * row_blocks, min_tasks, 1);
-  const int64_t tile_blocks = ceil_div(tiles, tiles_per_task);
-  parallel_for(p.batch * row_blocks * tile_blocks, [&](int64_t task, int) {
-    const int64_t n = task / (row_blocks * tile_blocks);
-    const int64_t rb = (task / tile_blocks) % row_blocks;
-    const int64_t tb = task % tile_blocks;
-    kernels::DwconvNhwcArgs a = nhwc_args(p, p.in_channels, tile);
-    a.x = x + n * p.in_pixels() * p.in_channels;
-    a.packed = packed.data();
-    a.y = y + n * p.out_pixels() * p.out_channels;
-    a.oh_begin = rb * rows;
-    a.oh_end = std::min(g.out_h, a.oh_begin + rows);
-    a.tile_begin = tb * tiles_per_task;
-    a.tile_end = std::min(tiles, a.tile_begin + tiles_per_task);
-    (multiplier == 1 ? kt.dwconv_nhwc : kt.dwconv_nhwc_multiplier)(a);
+  // NCHW, multiplier 1: interleave each channel tile_'s band into the scratch, run the NHWC kernel
+  // on it and de-interleave its output into the planes. Only L2-sized tiles are ever copied.
+  float* x_band = scratch;
+  float* y_band = scratch + b.g.in_h * g.in_w * tile_;
+  for (int64_t t = tile_begin; t < tile_end; ++t) {
+    const int64_t c0 = t * tile_;
+    const int64_t nc = std::min(tile_, p.out_channels - c0);
+    kt_->interleave_channels({x_image + (c0 * g.in_h + b.r0) * g.in_w, g.in_h * g.in_w, x_band, nc,
+                             tile_, b.g.in_h, g.in_w});
+    kernels::DwconvNhwcArgs a = nhwc_args(p, b, tile_, tile_);
+    a.x = x_band;
+    a.packed = packed_.data() + t * (1 + taps) * tile_;
+    a.y = y_band;
+    a.tile_begin = 0;
+    a.tile_end = 1;
+    kt_->dwconv_nhwc(a);
+    kt_->deinterleave_channels({y + c0 * plane_stride, plane_stride, y_band, nc, tile_, b.g.out_h,
+                               g.out_w});
+  }
+}
+
+void DepthwiseOp::operator()(const float* x, float* y) const {
+  const ConvPlan& p = plan_;
+  const Geometry& g = p.geometry;
+  const int64_t threads = get_num_threads();
+  const int64_t min_tasks = 4 * threads;
+  const int64_t tiles_total = tiles();
+  // NCHW tiles are independent planes: one per task. NHWC tasks take a band of rows and, when the
+  // image has too few rows for the threads (7x7x960), a group of tiles.
+  const int64_t per_task_tiles =
+      p.layout == Layout::NCHW ? 1 : block_size_for(tiles_total, p.batch * g.out_h, min_tasks, 1);
+  const int64_t tile_groups = ceil_div(tiles_total, per_task_tiles);
+  const int64_t rows = std::min(max_band_rows(),
+                                block_size_for(g.out_h, p.batch * tile_groups, min_tasks, 1));
+  const int64_t bands = ceil_div(g.out_h, rows);
+  const int64_t scratch_each = scratch_floats(rows);
+  std::vector<float> scratch(static_cast<size_t>(scratch_each * threads));
+  const int64_t x_image = p.in_pixels() * p.in_channels;
+  const int64_t y_image = p.out_pixels() * p.out_channels;
+
+  parallel_for(p.batch * bands * tile_groups, [&](int64_t task, int thread) {
+    const int64_t n = task / (bands * tile_groups);
+    const int64_t oh0 = (task / tile_groups) % bands * rows;
+    const int64_t oh1 = std::min(g.out_h, oh0 + rows);
+    const int64_t t0 = task % tile_groups * per_task_tiles;
+    const int64_t t1 = std::min(tiles_total, t0 + per_task_tiles);
+    const bool nhwc = p.layout == Layout::NHWC;
+    float* y_rows = y + n * y_image + oh0 * g.out_w * (nhwc ? p.out_channels : 1);
+    band(x + n * x_image, oh0, oh1, t0, t1, y_rows, p.out_pixels(),
+         scratch.data() + thread * scratch_each);
   });
+}
+
+void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
+                   float* y) {
+  DepthwiseOp(p, weight, bias)(x, y);
 }
 
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,

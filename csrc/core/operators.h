@@ -4,13 +4,40 @@
 #include <vector>
 
 #include "core/geometry.h"
+#include "kernels/kernels.h"
 
 namespace sepconv {
 namespace detail {
 
-// Packs depthwise weights (C*m, 1, KH, KW) and bias into the NHWC kernels' tiled order (kernels.h).
-std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
-                                    int64_t channel_tile);
+// A depthwise layer ready to run: its plan and its weights packed for the active kernel table
+// (kept by prepacked layer objects; built per call by the plain op).
+class DepthwiseOp {
+ public:
+  DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias);
+
+  // The whole op over the batch, one parallel region.
+  void operator()(const float* x, float* y) const;
+
+  // Output rows [oh0, oh1) of one image (x_image: its base), channel tiles [tile_begin, tile_end):
+  // NHWC: y holds the rows (oh1 - oh0, out_w, C*m); NCHW: y holds each channel's rows, planes
+  // plane_stride floats apart. scratch: scratch_floats(oh1 - oh0) floats, this thread's own.
+  void band(const float* x_image, int64_t oh0, int64_t oh1, int64_t tile_begin, int64_t tile_end,
+            float* y, int64_t plane_stride, float* scratch) const;
+  int64_t scratch_floats(int64_t band_rows) const;
+  int64_t max_band_rows() const;  // bands whose scratch stays L2-resident
+  int64_t tiles() const;          // channel tiles of the output channels
+  int64_t tile_channels() const { return tile_; }
+  const ConvPlan& plan() const { return plan_; }
+
+ private:
+  bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1 or no SIMD table)
+
+  ConvPlan plan_;
+  const kernels::KernelTable* kt_;
+  int64_t tile_;
+  std::vector<float> packed_;           // NHWC tiles [bias][taps] (also the interleaved NCHW path)
+  std::vector<float> weights_, biases_;  // the per-plane kernel's weights, in PyTorch order
+};
 
 void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
                    float* y);
