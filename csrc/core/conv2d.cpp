@@ -1,10 +1,15 @@
-// Standard (grouped) convolution as GEMM over im2col tiles: each task gathers the patches of a block
-// of output pixels into a per-thread buffer and multiplies them by the group's weights.
+// Standard (grouped) convolution on the blocked GEMM kernels (kernels.h: GemmBlockArgs) over im2col
+// tiles: each task gathers the patches of a block of output pixels into a per-thread L2-sized
+// buffer and multiplies them by the group's weights; 1x1 stride-1 unpadded convolutions read the
+// input in place.
+//   NHWC: Y (pixels x Cout_g) = col (pixels x KH*KW*Cin_g, taps outermost) * packed W_g^T (B panels).
+//   NCHW: Y (Cout_g x pixels) = W_g (Cout_g x Cin_g*KH*KW, read in place) * col (Cin_g*KH*KW x pixels).
 #include <algorithm>
 
 #include "core/check.h"
 #include "core/dispatch.h"
 #include "core/operators.h"
+#include "core/packing.h"
 #include "core/parallel.h"
 
 namespace sepconv {
@@ -12,19 +17,84 @@ namespace detail {
 
 namespace {
 
-// Keeps a thread's im2col tile near L2-sized (256 K floats = 1 MiB).
-constexpr int64_t kMaxTileFloats = int64_t(1) << 18;
+// A thread's im2col tile stays within half of a 512 KiB L2.
+constexpr int64_t kMaxTileFloats = int64_t(1) << 16;
 
-// Input row/column of output (oh, ow) at tap (kh, kw), or -1 inside the padding.
-struct TapIndex {
+struct Conv {
   const ConvPlan& p;
+  int64_t kh_n, kw_n, taps, cin_g, cout_g, depth, pixels;
+
+  // Input row/column of output (oh, ow) at tap (kh, kw); may lie outside the image.
   int64_t ih(int64_t oh, int64_t kh) const {
-    const int64_t i = oh * p.window.stride_h - p.geometry.pad_top + kh * p.window.dilation_h;
-    return i >= 0 && i < p.geometry.in_h ? i : -1;
+    return oh * p.window.stride_h - p.geometry.pad_top + kh * p.window.dilation_h;
   }
   int64_t iw(int64_t ow, int64_t kw) const {
-    const int64_t i = ow * p.window.stride_w - p.geometry.pad_left + kw * p.window.dilation_w;
-    return i >= 0 && i < p.geometry.in_w ? i : -1;
+    return ow * p.window.stride_w - p.geometry.pad_left + kw * p.window.dilation_w;
+  }
+  bool in_place() const {
+    const Geometry& g = p.geometry;
+    return taps == 1 && p.window.stride_h == 1 && p.window.stride_w == 1 && g.pad_top == 0 &&
+           g.pad_left == 0 && g.out_h == g.in_h && g.out_w == g.in_w;
+  }
+
+  // NCHW: rows (ci, kh, kw) of nb pixels from p0; xg = the group's first input plane.
+  void im2col_nchw(const float* xg, int64_t p0, int64_t nb, float* col) const {
+    const Geometry& g = p.geometry;
+    const int64_t sw = p.window.stride_w;
+    for (int64_t ci = 0; ci < cin_g; ++ci) {
+      const float* plane = xg + ci * g.in_h * g.in_w;
+      for (int64_t kh = 0; kh < kh_n; ++kh) {
+        for (int64_t kw = 0; kw < kw_n; ++kw) {
+          float* dst = col + ((ci * kh_n + kh) * kw_n + kw) * nb;
+          for (int64_t j = 0; j < nb;) {
+            const int64_t oh = (p0 + j) / g.out_w, ow0 = (p0 + j) % g.out_w;
+            const int64_t len = std::min(nb - j, g.out_w - ow0);  // this output row's segment
+            float* d = dst + j;
+            j += len;
+            const int64_t r = ih(oh, kh);
+            if (r < 0 || r >= g.in_h) {
+              std::fill(d, d + len, 0.0f);
+              continue;
+            }
+            const float* src = plane + r * g.in_w;
+            // ow in [lo, hi) reads a column inside the image.
+            const int64_t off = iw(0, kw);
+            int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            int64_t hi = g.in_w - off <= 0 ? 0 : (g.in_w - off - 1) / sw + 1;
+            lo = std::min(std::max(lo, ow0), ow0 + len);
+            hi = std::min(std::max(hi, lo), ow0 + len);
+            std::fill(d, d + (lo - ow0), 0.0f);
+            if (sw == 1) {
+              std::copy(src + lo + off, src + hi + off, d + (lo - ow0));
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow - ow0] = src[ow * sw + off];
+            }
+            std::fill(d + (hi - ow0), d + len, 0.0f);
+          }
+        }
+      }
+    }
+  }
+
+  // NHWC: one row of depth (taps outermost, Cin_g inner) per pixel; xg = the image + group offset.
+  void im2col_nhwc(const float* xg, int64_t p0, int64_t nb, float* col) const {
+    const Geometry& g = p.geometry;
+    for (int64_t j = 0; j < nb; ++j) {
+      const int64_t oh = (p0 + j) / g.out_w, ow = (p0 + j) % g.out_w;
+      for (int64_t kh = 0; kh < kh_n; ++kh) {
+        const int64_t r = ih(oh, kh);
+        for (int64_t kw = 0; kw < kw_n; ++kw) {
+          float* dst = col + j * depth + (kh * kw_n + kw) * cin_g;
+          const int64_t c = iw(ow, kw);
+          if (r < 0 || r >= g.in_h || c < 0 || c >= g.in_w) {
+            std::fill(dst, dst + cin_g, 0.0f);
+          } else {
+            const float* src = xg + (r * g.in_w + c) * p.in_channels;
+            std::copy(src, src + cin_g, dst);
+          }
+        }
+      }
+    }
   }
 };
 
@@ -33,94 +103,108 @@ struct TapIndex {
 void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const float* bias,
                 float* y) {
   const kernels::KernelTable& kt = active_kernels();
-  const Geometry& g = p.geometry;
-  const int64_t kh_n = p.window.kernel_h, kw_n = p.window.kernel_w, taps = kh_n * kw_n;
-  const int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
-  const int64_t depth = cin_g * taps;  // GEMM k
-  const int64_t pixels = p.out_pixels();
+  const kernels::GemmTiles& tiles = kt.gemm_tiles;
+  Conv cv{p, p.window.kernel_h, p.window.kernel_w, 0, 0, 0, 0, 0};
+  cv.taps = cv.kh_n * cv.kw_n;
+  cv.cin_g = p.in_channels / p.groups;
+  cv.cout_g = p.out_channels / p.groups;
+  cv.depth = cv.cin_g * cv.taps;
+  cv.pixels = p.out_pixels();
+  const int64_t depth = cv.depth, pixels = cv.pixels, cin_g = cv.cin_g, cout_g = cv.cout_g;
+  const bool in_place = cv.in_place();
   const int64_t threads = get_num_threads();
-  int64_t block = block_size_for(pixels, p.batch * p.groups, 4 * threads, 16);
-  block = std::max<int64_t>(1, std::min(block, std::max<int64_t>(16, kMaxTileFloats / depth)));
+  const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
+  const int64_t kc = gemm_kc(depth, tiles);
+  const int64_t max_reused = std::max(std::max(tiles.mr, tiles.nr), (int64_t(1) << 16) / kc);
+  const int64_t unit = p.layout == Layout::NCHW ? tiles.nr : tiles.mr;
+  // Pixel block: whole GEMM tiles, the im2col tile within kMaxTileFloats, enough tasks.
+  int64_t block = std::max(unit, kMaxTileFloats / depth / unit * unit);
+  block = std::min(block,
+                   ceil_div(block_size_for(pixels, p.batch * p.groups, min_tasks, unit), unit) * unit);
+  block = std::max<int64_t>(1, std::min(block, pixels));
   const int64_t blocks = ceil_div(pixels, block);
-  std::vector<float> tiles(static_cast<size_t>(threads * block * depth));
-  const TapIndex at{p};
+  std::vector<float> tiles_buf(in_place ? 0 : static_cast<size_t>(threads * block * depth));
 
   if (p.layout == Layout::NCHW) {
-    // Y_g (Cout_g x P) = W_g (Cout_g x Cin_g*K*K) * col (Cin_g*K*K x P); W_g is already row-major.
+    const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
+    const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
+    std::vector<float> workspace(static_cast<size_t>(threads * ws_floats));
     parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
       const int64_t n = task / (p.groups * blocks);
       const int64_t grp = (task / blocks) % p.groups;
       const int64_t p0 = (task % blocks) * block;
       const int64_t nb = std::min(block, pixels - p0);
-      float* col = tiles.data() + thread * block * depth;
       const float* xg = x + (n * p.in_channels + grp * cin_g) * p.in_pixels();
-      for (int64_t ci = 0; ci < cin_g; ++ci) {
-        for (int64_t kh = 0; kh < kh_n; ++kh) {
-          for (int64_t kw = 0; kw < kw_n; ++kw) {
-            float* dst = col + ((ci * kh_n + kh) * kw_n + kw) * nb;
-            for (int64_t j = 0; j < nb; ++j) {
-              const int64_t ih = at.ih((p0 + j) / g.out_w, kh);
-              const int64_t iw = at.iw((p0 + j) % g.out_w, kw);
-              dst[j] = ih >= 0 && iw >= 0 ? xg[(ci * g.in_h + ih) * g.in_w + iw] : 0.0f;
-            }
-          }
-        }
+      kernels::GemmBlockArgs a;
+      if (in_place) {
+        a.b = xg + p0; a.ldb = pixels;
+      } else {
+        float* col = tiles_buf.data() + thread * block * depth;
+        cv.im2col_nchw(xg, p0, nb, col);
+        a.b = col; a.ldb = nb;
       }
-      kernels::GemmArgs a;
-      a.m = cout_g; a.n = nb; a.k = depth;
-      a.a = weight + grp * cout_g * depth; a.lda = depth;
-      a.b = col; a.ldb = nb;
-      a.c = y + (n * p.out_channels + grp * cout_g) * pixels + p0; a.ldc = pixels;
-      a.bias = bias != nullptr ? bias + grp * cout_g : nullptr;
-      a.bias_axis = bias != nullptr ? kernels::BiasAxis::Row : kernels::BiasAxis::None;
+      a.n = nb; a.k = depth; a.kc = kc;
+      a.lda = depth; a.ldc = pixels;
       a.activation = p.activation;
-      kt.gemm(a);
+      a.workspace = workspace.data() + thread * ws_floats;
+      for (int64_t m0 = 0; m0 < cout_g; m0 += mb) {
+        const int64_t co = grp * cout_g + m0;
+        a.m = std::min(mb, cout_g - m0);
+        a.a = weight + co * depth;
+        a.bias = bias != nullptr ? bias + co : nullptr;
+        a.c = y + (n * p.out_channels + co) * pixels + p0;
+        kt.gemm_rows_rows(a);
+      }
     });
     return;
   }
 
-  // NHWC: Y (P x Cout) block = col (P x K*K*Cin_g) * Wt_g (K*K*Cin_g x Cout_g), taps outermost in k.
-  std::vector<float> wt(static_cast<size_t>(p.groups * depth * cout_g));
-  for (int64_t grp = 0; grp < p.groups; ++grp) {
-    float* dst = wt.data() + grp * depth * cout_g;
-    for (int64_t co = 0; co < cout_g; ++co) {
-      const float* src = weight + (grp * cout_g + co) * depth;  // (Cin_g, KH, KW)
-      for (int64_t ci = 0; ci < cin_g; ++ci) {
-        for (int64_t t = 0; t < taps; ++t) dst[(t * cin_g + ci) * cout_g + co] = src[ci * taps + t];
+  // NHWC: pack each group's weights as B panels with k = (tap, ci), the im2col order.
+  const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
+  std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
+  {
+    std::vector<float> reordered(static_cast<size_t>(cv.taps > 1 ? cout_g * depth : 0));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const float* wg = weight + grp * cout_g * depth;  // (Cout_g, Cin_g, KH, KW)
+      if (cv.taps > 1) {
+        for (int64_t co = 0; co < cout_g; ++co) {
+          for (int64_t ci = 0; ci < cin_g; ++ci) {
+            for (int64_t t = 0; t < cv.taps; ++t) {
+              reordered[co * depth + t * cin_g + ci] = wg[(co * cin_g + ci) * cv.taps + t];
+            }
+          }
+        }
+        wg = reordered.data();
       }
+      pack_gemm_b(wg, depth, cout_g, 1, depth, bias != nullptr ? bias + grp * cout_g : nullptr,
+                  tiles, packed.data() + grp * group_floats);
     }
   }
+  const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
   parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
     const int64_t n = task / (p.groups * blocks);
     const int64_t grp = (task / blocks) % p.groups;
     const int64_t p0 = (task % blocks) * block;
-    const int64_t nb = std::min(block, pixels - p0);
-    float* col = tiles.data() + thread * block * depth;
-    const float* xn = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
-    for (int64_t j = 0; j < nb; ++j) {
-      const int64_t oh = (p0 + j) / g.out_w, ow = (p0 + j) % g.out_w;
-      for (int64_t kh = 0; kh < kh_n; ++kh) {
-        for (int64_t kw = 0; kw < kw_n; ++kw) {
-          float* dst = col + j * depth + (kh * kw_n + kw) * cin_g;
-          const int64_t ih = at.ih(oh, kh), iw = at.iw(ow, kw);
-          if (ih < 0 || iw < 0) {
-            std::fill(dst, dst + cin_g, 0.0f);
-            continue;
-          }
-          const float* src = xn + (ih * g.in_w + iw) * p.in_channels;
-          std::copy(src, src + cin_g, dst);
-        }
-      }
+    const int64_t mb = std::min(block, pixels - p0);
+    const float* xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
+    kernels::GemmBlockArgs a;
+    if (in_place) {
+      a.a = xg + p0 * p.in_channels; a.lda = p.in_channels;
+    } else {
+      float* col = tiles_buf.data() + thread * block * depth;
+      cv.im2col_nhwc(xg, p0, mb, col);
+      a.a = col; a.lda = depth;
     }
-    kernels::GemmArgs a;
-    a.m = nb; a.n = cout_g; a.k = depth;
-    a.a = col; a.lda = depth;
-    a.b = wt.data() + grp * depth * cout_g; a.ldb = cout_g;
-    a.c = y + (n * pixels + p0) * p.out_channels + grp * cout_g; a.ldc = p.out_channels;
-    a.bias = bias != nullptr ? bias + grp * cout_g : nullptr;
-    a.bias_axis = bias != nullptr ? kernels::BiasAxis::Column : kernels::BiasAxis::None;
+    a.m = mb; a.k = depth; a.kc = kc;
+    a.bias = nullptr; a.ldb = 0; a.ldc = p.out_channels;
     a.activation = p.activation;
-    kt.gemm(a);
+    a.workspace = nullptr;
+    for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
+      a.n = std::min(nb, cout_g - c0);
+      a.b = packed.data() + grp * group_floats + c0 * (depth + 1);
+      a.c = y + (n * pixels + p0) * p.out_channels + grp * cout_g + c0;
+      kt.gemm_rows_panels(a);
+    }
   });
 }
 

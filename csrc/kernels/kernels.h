@@ -88,6 +88,10 @@ struct GemmBlockArgs {
   const float* bias;            // rows-rows variant only: per row, may be null
   float* c; int64_t ldc;
   Activation activation;
+  // B-rows variants: per-thread scratch of kc * round_up(n, nr) floats (core/packing.h:
+  // gemm_rows_workspace), where each k-block of B is copied into panels (rows P floats apart would
+  // thrash a few L1 sets).
+  float* workspace;
 };
 
 // In-place activation over a contiguous row (used where an op has no fused epilogue).

@@ -7,6 +7,10 @@ namespace SEPCONV_ISA_NS {
 void dwconv_nchw_generic(const kernels::DwconvNchwArgs& p);
 void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p);
 void gemm_generic(const kernels::GemmArgs& p);
+kernels::GemmTiles gemm_generic_tiles();
+void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p);
+void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p);
+void gemm_panels_rows_generic(const kernels::GemmBlockArgs& p);
 void interleave_channels(const kernels::InterleaveArgs& p);
 void deinterleave_channels(const kernels::InterleaveArgs& p);
 
@@ -14,6 +18,12 @@ void deinterleave_channels(const kernels::InterleaveArgs& p);
 // Hand-written SIMD kernels of this ISA (dwconv-nhwc-<isa>.cpp, ...).
 void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p);
 int64_t dwconv_nhwc_simd_tile();
+void interleave_channels_simd(const kernels::InterleaveArgs& p);
+void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
+kernels::GemmTiles gemm_simd_tiles();  // gemm-<isa>.cpp
+void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p);
+void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p);
+void gemm_panels_rows_simd(const kernels::GemmBlockArgs& p);
 #endif
 
 const kernels::KernelTable& kernel_table() {
@@ -30,10 +40,20 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nhwc = dwconv_nhwc_simd;
     // The register-blocked NHWC kernel on interleaved channel tiles beats the row kernel.
     t.dwconv_nchw_interleaved = true;
+    t.interleave_channels = interleave_channels_simd;
+    t.deinterleave_channels = deinterleave_channels_simd;
+    t.gemm_tiles = gemm_simd_tiles();
+    t.gemm_rows_panels = gemm_rows_panels_simd;
+    t.gemm_rows_rows = gemm_rows_rows_simd;
+    t.gemm_panels_rows = gemm_panels_rows_simd;
 #else
     t.dwconv_nhwc_channel_tile = 8;
     t.dwconv_nhwc = dwconv_nhwc_generic;
     t.dwconv_nchw_interleaved = false;
+    t.gemm_tiles = gemm_generic_tiles();
+    t.gemm_rows_panels = gemm_rows_panels_generic;
+    t.gemm_rows_rows = gemm_rows_rows_generic;
+    t.gemm_panels_rows = gemm_panels_rows_generic;
 #endif
     return t;
   }();

@@ -31,5 +31,75 @@ void gemm_generic(const kernels::GemmArgs& p) {
   });
 }
 
+// Blocked GEMM entries (kernels.h) for ISAs without a SIMD microkernel: the whole depth at once,
+// with the panels of gemm_generic_tiles(). Plain loops over the contiguous j axis, vectorised by the
+// compiler for the baseline ISA.
+namespace {
+constexpr int64_t kGenericMr = 4, kGenericNr = 8;
+}
+
+kernels::GemmTiles gemm_generic_tiles() { return {kGenericMr, kGenericNr, kGenericNr, 256}; }
+
+void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) {
+    constexpr Activation A = decltype(tag)::value;
+    const int64_t panel_stride = kGenericNr * (p.k + 1);
+    for (int64_t j0 = 0; j0 < p.n; j0 += kGenericNr) {
+      const int64_t nr = min_i64(kGenericNr, p.n - j0);
+      const float* panel = p.b + (j0 / kGenericNr) * panel_stride;
+      for (int64_t i = 0; i < p.m; ++i) {
+        const float* a = p.a + i * p.lda;
+        float acc[kGenericNr];
+        for (int64_t j = 0; j < kGenericNr; ++j) acc[j] = panel[j];
+        for (int64_t k = 0; k < p.k; ++k) {
+          const float aik = a[k];
+          const float* brow = panel + (1 + k) * kGenericNr;
+          for (int64_t j = 0; j < kGenericNr; ++j) acc[j] += aik * brow[j];
+        }
+        float* c = p.c + i * p.ldc + j0;
+        for (int64_t j = 0; j < nr; ++j) c[j] = activate<A>(acc[j]);
+      }
+    }
+  });
+}
+
+// A(i, k) = a_at(i, k) for the rows i of the block; C rows accumulate B rows (k outer, j inner).
+template <Activation A, typename AAt>
+static inline void gemm_rows_generic(const kernels::GemmBlockArgs& p, const float* bias, AAt a_at) {
+  for (int64_t i = 0; i < p.m; ++i) {
+    float* __restrict c = p.c + i * p.ldc;
+    const float bi = bias != nullptr ? bias[i] : 0.0f;
+    for (int64_t j = 0; j < p.n; ++j) c[j] = bi;
+    for (int64_t k = 0; k < p.k; ++k) {
+      const float aik = a_at(i, k);
+      const float* __restrict b = p.b + k * p.ldb;
+      for (int64_t j = 0; j < p.n; ++j) c[j] += aik * b[j];
+    }
+    activate_row<A>(c, p.n);
+  }
+}
+
+void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) {
+    gemm_rows_generic<decltype(tag)::value>(
+        p, p.bias, [&](int64_t i, int64_t k) { return p.a[i * p.lda + k]; });
+  });
+}
+
+void gemm_panels_rows_generic(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) {
+    const int64_t panel_stride = kGenericMr * (p.k + 1);
+    for (int64_t i0 = 0; i0 < p.m; i0 += kGenericMr) {
+      const int64_t h = min_i64(kGenericMr, p.m - i0);
+      const float* panel = p.a + (i0 / kGenericMr) * panel_stride;
+      kernels::GemmBlockArgs q = p;
+      q.m = h;
+      q.c = p.c + i0 * p.ldc;
+      gemm_rows_generic<decltype(tag)::value>(
+          q, panel, [&](int64_t i, int64_t k) { return panel[(1 + k) * h + i]; });
+    }
+  });
+}
+
 }  // namespace SEPCONV_ISA_NS
 }  // namespace sepconv

@@ -1,0 +1,43 @@
+// Weight packing for the blocked GEMM kernels (kernels.h: GemmBlockArgs), parameterised by the
+// active table's tile sizes. Packing is done once per call today; a prepacked layer object can keep
+// the result and skip it.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace sepconv {
+namespace detail {
+
+// B panels of a k x n matrix B(kk, j) = src[kk * k_stride + j * n_stride], bias per column (may be
+// null). packed_b_floats() floats at dst.
+int64_t packed_b_floats(int64_t k, int64_t n, const kernels::GemmTiles& t);
+void pack_gemm_b(const float* src, int64_t k, int64_t n, int64_t k_stride, int64_t n_stride,
+                 const float* bias, const kernels::GemmTiles& t, float* dst);
+
+// A panels of an m x k matrix A(i, kk) = src[i * m_stride + kk * k_stride], bias per row (may be
+// null). packed_a_floats() floats at dst.
+int64_t packed_a_floats(int64_t m, int64_t k, const kernels::GemmTiles& t);
+void pack_gemm_a(const float* src, int64_t m, int64_t k, int64_t m_stride, int64_t k_stride,
+                 const float* bias, const kernels::GemmTiles& t, float* dst);
+
+// Scratch floats per thread for the B-rows kernels (GemmBlockArgs::workspace).
+inline int64_t gemm_rows_workspace(int64_t kc, int64_t n, const kernels::GemmTiles& t) {
+  return kc * ((n + t.nr - 1) / t.nr) * t.nr;
+}
+
+// k-block for a depth of k: the table's kc, balanced so that the blocks are near equal.
+int64_t gemm_kc(int64_t k, const kernels::GemmTiles& t);
+
+// A partition of an m x n GEMM into blocks of mb x nb (multiples of the tile unless the whole
+// dimension): at most max_mb x max_nb (rounded to whole tiles), and at least min_tasks blocks
+// (counting `other` independent GEMMs) while blocks can still be split.
+struct GemmBlocks {
+  int64_t mb, nb, m_blocks, n_blocks;
+};
+GemmBlocks gemm_blocks(int64_t m, int64_t n, int64_t mr, int64_t nr, int64_t max_mb, int64_t max_nb,
+                       int64_t other, int64_t min_tasks);
+
+}  // namespace detail
+}  // namespace sepconv

@@ -1,0 +1,310 @@
+// Blocked GEMM (kernels.h: GemmBlockArgs), written once against a vector type V (vec-avx2.h,
+// vec-avx512.h) and instantiated per ISA by gemm-<isa>.cpp with its tile sizes.
+//
+// The microkernel keeps an MR x (NRV * V::kWidth) block of C in MR * NRV accumulators. Per step of k
+// it loads NRV vectors of one row of a packed B panel and broadcasts the MR elements of one column
+// of A from memory (AVX2 6x16: 12 accumulators + 2 B registers + 1 broadcast; 12 FMAs per 8 loads).
+// A is read either from packed panels ([k][MR], contiguous broadcasts) or directly from its rows
+// (runtime stride), so NHWC multiplies the activations in place by the prepacked weights, and NCHW
+// multiplies the weights in place by the activations, whose k-block the kernel copies into panels
+// in a per-thread workspace first (any_rows).
+// Edges: M remainders use smaller-MR instantiations; the N remainder uses a one-vector (NRV = 1)
+// kernel and/or a masked last vector (panels are zero-padded, so only C loads/stores are masked).
+// Kernels with fewer than 8 accumulators split k over 2-8 accumulator sets to hide FMA latency.
+// Bias is loaded into the accumulators at the first k-block, the activation applied after the last.
+#pragma once
+
+#include "kernels/simd/activation-simd.h"
+
+namespace sepconv {
+namespace SEPCONV_ISA_NS {
+namespace gemm_simd {
+
+struct Tile {
+  const float* a; int64_t lda;  // A rows: row stride; A panels: unused (stride MR)
+  const float* b;               // B panel: [k][NRV * W], zero-padded
+  float* c; int64_t ldc;
+  const float* bias;  // first k-block: per column (B panels) or per row (B rows); null = 0
+  int64_t kb;         // depth of this k-block
+  int64_t n_tail;     // valid lanes of the last vector when masked
+  bool first, last;
+};
+
+// Vector v of an NRV-vector row; only the last one is masked (v is a constant after unrolling).
+template <class V, bool Masked, int NRV>
+static inline typename V::Reg load_m(const float* p, int v, typename V::Mask m) {
+  if (Masked && v == NRV - 1) return V::load(p, m);
+  return V::load(p);
+}
+
+template <class V, bool Masked, int NRV>
+static inline void store_m(float* p, int v, typename V::Reg x, typename V::Mask m) {
+  if (Masked && v == NRV - 1) {
+    V::store(p, x, m);
+  } else {
+    V::store(p, x);
+  }
+}
+
+// C tile (MR x NRV*W) of one k-block. AP: A read from a packed panel (else from rows). B is always
+// a packed panel. ColBias: the bias is per column (a vector), else per row (a broadcast).
+template <class V, int MR, int NRV, bool AP, bool ColBias, bool Masked, Activation A>
+static void tile(const Tile& t) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  constexpr int kAcc = MR * NRV;
+  constexpr int S = kAcc >= 8 ? 1 : (8 + kAcc - 1) / kAcc;  // accumulator sets over k
+  const typename V::Mask mask = Masked ? V::tail_mask(t.n_tail) : typename V::Mask{};
+
+  Reg acc[S][MR][NRV];
+  if (t.first) {
+    if (t.bias == nullptr) {
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::zero();
+      }
+    } else if constexpr (ColBias) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) {
+        const Reg bv = V::load(t.bias + v * W);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) acc[0][i][v] = bv;
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const Reg bi = V::broadcast(t.bias + i);
+#pragma GCC unroll 4
+        for (int v = 0; v < NRV; ++v) acc[0][i][v] = bi;
+      }
+    }
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) {
+        acc[0][i][v] = load_m<V, Masked, NRV>(t.c + i * t.ldc + v * W, v, mask);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int s = 1; s < S; ++s) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) acc[s][i][v] = V::zero();
+    }
+  }
+
+  const int64_t kb = t.kb;
+  constexpr int ldb = NRV * W;
+  const float* b = t.b;
+  // A(i, k): panels a[k * MR + i]; rows ar[i][k].
+  const float* a = t.a;
+  const float* ar[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) ar[i] = t.a + (AP ? 0 : i * t.lda);
+
+  int64_t k = 0;
+  for (; k + S <= kb; k += S) {
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) {
+      Reg bv[NRV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) {
+        bv[v] = V::load(b + s * ldb + v * W);
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const Reg ai = V::broadcast(AP ? a + (s * MR + i) : ar[i] + (k + s));
+#pragma GCC unroll 4
+        for (int v = 0; v < NRV; ++v) acc[s][i][v] = V::fma(ai, bv[v], acc[s][i][v]);
+      }
+    }
+    if constexpr (AP) a += S * MR;
+    b += S * ldb;
+  }
+  for (; k < kb; ++k) {
+    Reg bv[NRV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NRV; ++v) bv[v] = V::load(b + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const Reg ai = V::broadcast(AP ? a + i : ar[i] + k);
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::fma(ai, bv[v], acc[0][i][v]);
+    }
+    if constexpr (AP) a += MR;
+    b += ldb;
+  }
+#pragma GCC unroll 8
+  for (int s = 1; s < S; ++s) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::add(acc[0][i][v], acc[s][i][v]);
+    }
+  }
+  // The accumulators stay scalar-replaced only if the array is never passed by reference.
+  if (t.last) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) {
+        store_m<V, Masked, NRV>(t.c + i * t.ldc + v * W, v, vactivate<V, A>(acc[0][i][v]), mask);
+      }
+    }
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) store_m<V, Masked, NRV>(t.c + i * t.ldc + v * W, v, acc[0][i][v], mask);
+    }
+  }
+}
+
+// Runtime rows (1 <= mr <= kMR) to the compile-time microkernel.
+template <class V, int kMR, int NRV, bool AP, bool ColBias, bool Masked, Activation A>
+static inline void tile_mr(int64_t mr, const Tile& t) {
+  static_assert(kMR >= 1 && kMR <= 16, "MR out of range");
+  switch (mr) {
+#define SEPCONV_GEMM_MR_CASE(r) \
+    case r: if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, AP, ColBias, Masked, A>(t); break;
+    SEPCONV_GEMM_MR_CASE(1) SEPCONV_GEMM_MR_CASE(2) SEPCONV_GEMM_MR_CASE(3)
+    SEPCONV_GEMM_MR_CASE(4) SEPCONV_GEMM_MR_CASE(5) SEPCONV_GEMM_MR_CASE(6)
+    SEPCONV_GEMM_MR_CASE(7) SEPCONV_GEMM_MR_CASE(8) SEPCONV_GEMM_MR_CASE(9)
+    SEPCONV_GEMM_MR_CASE(10) SEPCONV_GEMM_MR_CASE(11) SEPCONV_GEMM_MR_CASE(12)
+    SEPCONV_GEMM_MR_CASE(13) SEPCONV_GEMM_MR_CASE(14) SEPCONV_GEMM_MR_CASE(15)
+    SEPCONV_GEMM_MR_CASE(16)
+#undef SEPCONV_GEMM_MR_CASE
+    default: break;
+  }
+}
+
+// Runtime columns (1 <= nr <= 2W) to NRV and the mask: 2W full, (W, 2W) two vectors with the second
+// masked, W one vector, (0, W) one masked vector.
+template <class V, int kMR, bool AP, bool ColBias, Activation A>
+static inline void tile_mn(int64_t mr, int64_t nr, Tile& t) {
+  constexpr int W = V::kWidth;
+  if (nr == 2 * W) {
+    tile_mr<V, kMR, 2, AP, ColBias, false, A>(mr, t);
+  } else if (nr > W) {
+    t.n_tail = nr - W;
+    tile_mr<V, kMR, 2, AP, ColBias, true, A>(mr, t);
+  } else if (nr == W) {
+    tile_mr<V, kMR, 1, AP, ColBias, false, A>(mr, t);
+  } else {
+    t.n_tail = nr;
+    tile_mr<V, kMR, 1, AP, ColBias, true, A>(mr, t);
+  }
+}
+
+// A rows, B panels (NHWC). Loop order per k-block: MR rows of A (their k-block sliver stays in L1)
+// x every B panel of the block (the k-block of B stays in L2).
+template <class V, int kMR, Activation A>
+static void rows_panels(const kernels::GemmBlockArgs& p) {
+  constexpr int W = V::kWidth, NR = 2 * W;
+  const int64_t panel_stride = NR * (p.k + 1);
+  for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
+    Tile t;
+    t.kb = min_i64(p.kc, p.k - k0);
+    t.first = k0 == 0;
+    t.last = k0 + t.kb == p.k;
+    t.lda = p.lda;
+    t.ldc = p.ldc;
+    t.n_tail = W;
+    for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
+      const int64_t mr = min_i64(kMR, p.m - i0);
+      for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
+        const int64_t nr = min_i64(NR, p.n - j0);
+        const int64_t pw = nr > W ? NR : W;  // only the matrix's last panel is narrower
+        const float* panel = p.b + (j0 / NR) * panel_stride;
+        t.a = p.a + i0 * p.lda + k0;
+        t.b = panel + (1 + k0) * pw;
+        t.c = p.c + i0 * p.ldc + j0;
+        t.bias = panel;
+        tile_mn<V, kMR, false, true, A>(mr, nr, t);
+      }
+    }
+  }
+}
+
+// Copies the kb x n block of B rows (ldb apart) into zero-padded [kb][pw] panels of NR columns
+// (the last pw = W or NR), panel q at dst + q * NR * kb. Each row is read once, front to back.
+template <class V>
+static inline void pack_b_rows(const float* b, int64_t ldb, int64_t kb, int64_t n, float* dst) {
+  constexpr int W = V::kWidth, NR = 2 * W;
+  const int64_t tail = n % W;
+  const typename V::Mask mask = V::tail_mask(tail > 0 ? tail : W);
+  for (int64_t kk = 0; kk < kb; ++kk) {
+    const float* s = b + kk * ldb;
+    for (int64_t j0 = 0; j0 < n; j0 += NR) {
+      const int64_t pw = n - j0 > W ? NR : W;
+      float* d = dst + j0 * kb + kk * pw;
+      for (int64_t v = 0; v < pw; v += W) {
+        const int64_t col = j0 + v;
+        if (col + W <= n) {
+          V::store(d + v, V::load(s + col));
+        } else if (col < n) {
+          V::store(d + v, V::load(s + col, mask));
+        } else {
+          V::store(d + v, V::zero());
+        }
+      }
+    }
+  }
+}
+
+// B rows (NCHW: the activations), A rows or A panels, bias per row. Per k-block, the kb x n block
+// of B is copied into panels in the workspace (L2; each row read front to back once), then each NR
+// panel (L1) is multiplied by every MR rows of A of the block (the A block streams from L2).
+template <class V, int kMR, bool AP, Activation A>
+static void any_rows(const kernels::GemmBlockArgs& p) {
+  constexpr int W = V::kWidth, NR = 2 * W;
+  const int64_t panel_stride = kMR * (p.k + 1);
+  for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
+    Tile t;
+    t.kb = min_i64(p.kc, p.k - k0);
+    t.first = k0 == 0;
+    t.last = k0 + t.kb == p.k;
+    t.lda = p.lda;
+    t.ldc = p.ldc;
+    t.n_tail = W;
+    pack_b_rows<V>(p.b + k0 * p.ldb, p.ldb, t.kb, p.n, p.workspace);
+    for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
+      const int64_t nr = min_i64(NR, p.n - j0);
+      t.b = p.workspace + j0 * t.kb;
+      for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
+        const int64_t mr = min_i64(kMR, p.m - i0);
+        if constexpr (AP) {
+          const float* panel = p.a + (i0 / kMR) * panel_stride;
+          t.a = panel + (1 + k0) * mr;
+          t.bias = panel;
+        } else {
+          t.a = p.a + i0 * p.lda + k0;
+          t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
+        }
+        t.c = p.c + i0 * p.ldc + j0;
+        tile_mn<V, kMR, AP, false, A>(mr, nr, t);
+      }
+    }
+  }
+}
+
+template <class V, int kMR>
+static inline void run_rows_panels(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value>(p); });
+}
+template <class V, int kMR>
+static inline void run_rows_rows(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) { any_rows<V, kMR, false, decltype(tag)::value>(p); });
+}
+template <class V, int kMR>
+static inline void run_panels_rows(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) { any_rows<V, kMR, true, decltype(tag)::value>(p); });
+}
+
+}  // namespace gemm_simd
+}  // namespace SEPCONV_ISA_NS
+}  // namespace sepconv
