@@ -39,6 +39,51 @@ class DepthwiseOp {
   std::vector<float> weights_, biases_;  // the per-plane kernel's weights, in PyTorch order
 };
 
+// A pointwise layer ready to run: its plan and its weights packed for the active kernel table.
+class PointwiseOp {
+ public:
+  PointwiseOp(const ConvPlan& p, const float* weight, const float* bias);
+
+  // The whole op over the batch, one parallel region.
+  void operator()(const float* x, float* y) const;
+
+  // `pixels` pixels of one image, single-threaded. NHWC: x and y are pixel rows x_stride and
+  // y_stride floats apart; NCHW: channel rows of `pixels` floats, x_stride / y_stride apart.
+  // workspace: workspace_floats(pixels) floats, this thread's own.
+  void block(const float* x, int64_t pixels, int64_t x_stride, float* y, int64_t y_stride,
+             float* workspace) const;
+  int64_t workspace_floats(int64_t pixels) const;
+
+ private:
+  int64_t max_m_block() const;
+  int64_t max_n_block() const;
+  // C[m0 : m0+m, n0 : n0+n] of the GEMM over x (see pointwise.cpp for the two layouts).
+  void gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float* x, int64_t x_stride,
+            float* y, int64_t y_stride, float* workspace) const;
+
+  ConvPlan plan_;
+  const kernels::KernelTable* kt_;
+  int64_t kc_;
+  std::vector<float> packed_;            // NHWC: W^T in B panels with the bias
+  std::vector<float> weights_, biases_;  // NCHW: W (Cout x Cin) and bias, read in place
+};
+
+// Depthwise then pointwise, fused band by band where the intermediate outgrows L2.
+class SeparableOp {
+ public:
+  SeparableOp(const SeparablePlan& s, const float* depthwise_weight, const float* depthwise_bias,
+              const float* pointwise_weight, const float* pointwise_bias);
+  void operator()(const float* x, float* y) const;
+  bool fused() const { return fused_; }
+
+ private:
+  DepthwiseOp dw_;
+  PointwiseOp pw_;
+  SeparablePlan plan_;
+  int64_t band_rows_;
+  bool fused_;
+};
+
 void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
                    float* y);
 void run_pointwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,

@@ -1,3 +1,7 @@
+// Pointwise operator: the 1x1 convolution as a blocked GEMM (kernels.h: GemmBlockArgs).
+//   NHWC: Y (P x Cout) = X (P x Cin, read in place) * W^T (packed B panels with the bias).
+//   NCHW: Y (Cout x P) = W (Cout x Cin, read in place, bias per row) * X (Cin x P); the kernel
+//         copies each k-block of X into panels in a per-thread workspace.
 #include <algorithm>
 
 #include "core/check.h"
@@ -9,70 +13,115 @@
 namespace sepconv {
 namespace detail {
 
-void run_pointwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y) {
-  const kernels::KernelTable& kt = active_kernels();
-  const kernels::GemmTiles& tiles = kt.gemm_tiles;
+namespace {
+// Per GEMM block: the k-block of the operand reused across the block stays in L2 (64 K floats),
+// the other operand's k-block and the C block too (32 K floats each).
+constexpr int64_t kReusedFloats = int64_t(1) << 16;
+constexpr int64_t kBlockFloats = int64_t(1) << 15;
+}  // namespace
+
+PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bias)
+    : plan_(p), kt_(&active_kernels()), kc_(gemm_kc(p.in_channels, kt_->gemm_tiles)) {
+  const int64_t cin = p.in_channels, cout = p.out_channels;
+  if (p.layout == Layout::NHWC) {
+    packed_.resize(static_cast<size_t>(packed_b_floats(cin, cout, kt_->gemm_tiles)));
+    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed_.data());
+  } else {
+    weights_.assign(weight, weight + cout * cin);
+    if (bias != nullptr) biases_.assign(bias, bias + cout);
+  }
+}
+
+// Block sizes are whole tiles, so that every block starts on a packed panel boundary.
+int64_t PointwiseOp::max_m_block() const {
+  const kernels::GemmTiles& t = kt_->gemm_tiles;
+  const int64_t floats = plan_.layout == Layout::NCHW ? kBlockFloats / kc_
+                         : kBlockFloats / std::min(plan_.out_channels, max_n_block());
+  return std::max<int64_t>(1, floats / t.mr) * t.mr;
+}
+
+int64_t PointwiseOp::max_n_block() const {
+  const kernels::GemmTiles& t = kt_->gemm_tiles;
+  const int64_t floats = plan_.layout == Layout::NCHW ? kBlockFloats / kc_ : kReusedFloats / kc_;
+  return std::max<int64_t>(1, floats / t.nr) * t.nr;
+}
+
+int64_t PointwiseOp::workspace_floats(int64_t pixels) const {
+  if (plan_.layout == Layout::NHWC) return 0;
+  return gemm_rows_workspace(kc_, std::min(pixels, max_n_block()), kt_->gemm_tiles);
+}
+
+void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float* x,
+                       int64_t x_stride, float* y, int64_t y_stride, float* workspace) const {
+  const int64_t cin = plan_.in_channels;
+  kernels::GemmBlockArgs a;
+  a.k = cin;
+  a.kc = kc_;
+  a.m = m;
+  a.n = n;
+  a.activation = plan_.activation;
+  if (plan_.layout == Layout::NHWC) {  // rows m: pixels, columns n: output channels
+    a.a = x + m0 * x_stride; a.lda = x_stride;
+    a.b = packed_.data() + n0 * (cin + 1); a.ldb = 0;
+    a.bias = nullptr;
+    a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
+    a.workspace = nullptr;
+    kt_->gemm_rows_panels(a);
+  } else {  // rows m: output channels, columns n: pixels
+    a.a = weights_.data() + m0 * cin; a.lda = cin;
+    a.b = x + n0; a.ldb = x_stride;
+    a.bias = biases_.empty() ? nullptr : biases_.data() + m0;
+    a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
+    a.workspace = workspace;
+    kt_->gemm_rows_rows(a);
+  }
+}
+
+void PointwiseOp::block(const float* x, int64_t pixels, int64_t x_stride, float* y,
+                        int64_t y_stride, float* workspace) const {
+  const bool nhwc = plan_.layout == Layout::NHWC;
+  const int64_t m_total = nhwc ? pixels : plan_.out_channels;
+  const int64_t n_total = nhwc ? plan_.out_channels : pixels;
+  const int64_t mb = max_m_block(), nb = max_n_block();
+  for (int64_t n0 = 0; n0 < n_total; n0 += nb) {
+    for (int64_t m0 = 0; m0 < m_total; m0 += mb) {
+      gemm(m0, std::min(mb, m_total - m0), n0, std::min(nb, n_total - n0), x, x_stride, y,
+           y_stride, workspace);
+    }
+  }
+}
+
+void PointwiseOp::operator()(const float* x, float* y) const {
+  const ConvPlan& p = plan_;
+  const kernels::GemmTiles& t = kt_->gemm_tiles;
   const int64_t pixels = p.out_pixels();
   const int64_t cin = p.in_channels, cout = p.out_channels;
   const int64_t threads = get_num_threads();
   const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
-  const int64_t kc = gemm_kc(cin, tiles);
-  // Per task: the k-block of the operand reused across the block stays in L2 (64 K floats), the C
-  // block across the k-blocks too (32 K floats).
-  const int64_t max_reused = std::max(std::max(tiles.mr, tiles.nr), (int64_t(1) << 16) / kc);
-
-  if (p.layout == Layout::NCHW) {
-    // Y_n (Cout x P) = W (Cout x Cin) * X_n (Cin x P): W read in place, bias per row; the kernel
-    // copies each k-block of X_n into panels in the workspace. Both the A block and the B block
-    // share L2 (32 K floats each).
-    const int64_t max_mb = std::max(tiles.mr, (int64_t(1) << 15) / kc);
-    const int64_t max_nb = std::max(tiles.nr, (int64_t(1) << 15) / kc);
-    const GemmBlocks blk =
-        gemm_blocks(cout, pixels, tiles.mr, tiles.nr, max_mb, max_nb, p.batch, min_tasks);
-    const int64_t per_image = blk.m_blocks * blk.n_blocks;
-    const int64_t ws_floats = gemm_rows_workspace(kc, blk.nb, tiles);
-    std::vector<float> workspace(static_cast<size_t>(threads * ws_floats));
-    parallel_for(p.batch * per_image, [&](int64_t task, int thread) {
-      const int64_t n = task / per_image;
-      const int64_t m0 = (task % per_image) / blk.n_blocks * blk.mb;
-      const int64_t p0 = (task % blk.n_blocks) * blk.nb;
-      kernels::GemmBlockArgs a;
-      a.m = std::min(blk.mb, cout - m0); a.n = std::min(blk.nb, pixels - p0);
-      a.k = cin; a.kc = kc;
-      a.a = weight + m0 * cin; a.lda = cin;
-      a.b = x + n * cin * pixels + p0; a.ldb = pixels;
-      a.bias = bias != nullptr ? bias + m0 : nullptr;
-      a.c = y + (n * cout + m0) * pixels + p0; a.ldc = pixels;
-      a.activation = p.activation;
-      a.workspace = workspace.data() + thread * ws_floats;
-      kt.gemm_rows_rows(a);
-    });
-    return;
-  }
-
-  // Y (N*P x Cout) = X (N*P x Cin, read in place) * W^T (packed B panels with the bias).
-  std::vector<float> packed(static_cast<size_t>(packed_b_floats(cin, cout, tiles)));
-  pack_gemm_b(weight, cin, cout, 1, cin, bias, tiles, packed.data());
-  const int64_t rows_total = p.batch * pixels;
-  const int64_t max_nb = max_reused;
-  const int64_t max_mb = std::max(tiles.mr, (int64_t(1) << 15) / std::min(cout, max_nb));
-  const GemmBlocks blk =
-      gemm_blocks(rows_total, cout, tiles.mr, tiles.nr, max_mb, max_nb, 1, min_tasks);
-  parallel_for(blk.m_blocks * blk.n_blocks, [&](int64_t task, int) {
-    const int64_t r0 = task / blk.n_blocks * blk.mb;
-    const int64_t c0 = task % blk.n_blocks * blk.nb;
-    kernels::GemmBlockArgs a;
-    a.m = std::min(blk.mb, rows_total - r0); a.n = std::min(blk.nb, cout - c0);
-    a.k = cin; a.kc = kc;
-    a.a = x + r0 * cin; a.lda = cin;
-    a.b = packed.data() + c0 * (cin + 1); a.ldb = 0;
-    a.bias = nullptr;
-    a.c = y + r0 * cout + c0; a.ldc = cout;
-    a.activation = p.activation;
-    a.workspace = nullptr;
-    kt.gemm_rows_panels(a);
+  const bool nhwc = p.layout == Layout::NHWC;
+  // NHWC is one GEMM over all N*P pixel rows; NCHW one GEMM per image.
+  const int64_t gemms = nhwc ? 1 : p.batch;
+  const int64_t m_total = nhwc ? p.batch * pixels : cout;
+  const int64_t n_total = nhwc ? cout : pixels;
+  const GemmBlocks blk = gemm_blocks(m_total, n_total, t.mr, t.nr, max_m_block(), max_n_block(),
+                                     gemms, min_tasks);
+  const int64_t per_gemm = blk.m_blocks * blk.n_blocks;
+  const int64_t ws_floats = workspace_floats(blk.nb);
+  std::vector<float> workspace(static_cast<size_t>(threads * ws_floats));
+  const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
+  parallel_for(gemms * per_gemm, [&](int64_t task, int thread) {
+    const int64_t g = task / per_gemm;
+    const int64_t m0 = (task % per_gemm) / blk.n_blocks * blk.mb;
+    const int64_t n0 = (task % blk.n_blocks) * blk.nb;
+    gemm(m0, std::min(blk.mb, m_total - m0), n0, std::min(blk.nb, n_total - n0),
+         x + g * cin * pixels, x_stride, y + g * cout * pixels, y_stride,
+         workspace.data() + thread * ws_floats);
   });
+}
+
+void run_pointwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
+                   float* y) {
+  PointwiseOp(p, weight, bias)(x, y);
 }
 
 }  // namespace detail

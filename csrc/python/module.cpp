@@ -197,6 +197,14 @@ py::tuple geometry(Pair in_hw, Pair kernel, Pair stride, const py::object& paddi
                         py::make_tuple(g.pad_top, g.pad_bottom, g.pad_left, g.pad_right));
 }
 
+const char* fusion_name(sepconv::Fusion f) {
+  switch (f) {
+    case sepconv::Fusion::Always: return "always";
+    case sepconv::Fusion::Never: return "never";
+    default: return "auto";
+  }
+}
+
 py::list available_isas() {
   py::list names;
   for (auto isa : {sepconv::Isa::Scalar, sepconv::Isa::AVX2, sepconv::Isa::AVX512,
@@ -239,6 +247,16 @@ PYBIND11_MODULE(_core, m) {
   m.def("isa_auto_selected",
         [](const std::string& name) { return sepconv::isa_auto_selected(sepconv::parse_isa(name)); },
         py::arg("name"));
+  m.def(
+      "set_fusion",
+      [](const std::string& name) {
+        for (auto f : {sepconv::Fusion::Auto, sepconv::Fusion::Always, sepconv::Fusion::Never}) {
+          if (name == fusion_name(f)) return sepconv::set_separable_fusion(f);
+        }
+        throw InvalidArgument("fusion must be 'auto', 'always' or 'never', got '" + name + "'");
+      },
+      py::arg("name"), "When separable_conv2d fuses its two stages (a tuning and test knob).");
+  m.def("get_fusion", [] { return fusion_name(sepconv::separable_fusion()); });
   m.attr("__version__") = sepconv::version();
   m.attr("compiler") = sepconv::compiler();
   // Resolve SEPCONV_ISA now, so a bad value fails the import with its message.

@@ -105,6 +105,13 @@ void separable_conv2d(const SeparableConv2dDesc& desc, const float* x,
 void conv2d(const Conv2dDesc& desc, const float* x, const float* weight, const float* bias,
             float* y);
 
+// Whether separable_conv2d fuses its stages (a band of the depthwise result at a time, kept in
+// cache): by its size rule (Auto: when the intermediate exceeds half of L2), Always or Never. A
+// tuning and testing knob; the results agree either way up to float rounding.
+enum class Fusion : int { Auto = 0, Always, Never };
+void set_separable_fusion(Fusion fusion);
+Fusion separable_fusion();
+
 // Threads: one process-wide value passed to every parallel region. Default: SEPCONV_NUM_THREADS,
 // else the OpenMP default. n must be >= 1.
 void set_num_threads(int n);

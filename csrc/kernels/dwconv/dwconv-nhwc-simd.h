@@ -73,6 +73,27 @@ static inline void block_fixed(const Row& r, int64_t ow0, typename V::Mask m) {
   for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * C, acc[j], m);
 }
 
+// One output at a border column: KW known at compile time, taps outside the image skipped.
+template <class V, int KW, int S, bool Masked, Activation A>
+static inline void border_fixed(const Row& r, int64_t ow, typename V::Mask m) {
+  using Reg = typename V::Reg;
+  const int64_t C = r.channels;
+  const int64_t iw0 = ow * S - r.pad_left;
+  Reg acc = V::load(r.w);
+  for (int64_t kh = r.kh_lo; kh < r.kh_hi; ++kh) {
+    const float* xrow = r.x + (r.ih0 + kh * r.dilation_h) * r.in_w * C;
+    const float* w = r.w + (1 + kh * KW) * V::kWidth;
+#pragma GCC unroll 16
+    for (int k = 0; k < KW; ++k) {
+      const int64_t iw = iw0 + k;
+      if (iw >= 0 && iw < r.in_w) {
+        acc = V::fma(load_x<V, Masked>(xrow + iw * C, m), V::load(w + k * V::kWidth), acc);
+      }
+    }
+  }
+  store_y<V, Masked, A>(r.y + ow * C, acc, m);
+}
+
 // B outputs from ow0, any kernel width, stride and dilation. Taps are clipped to the image per
 // kernel column: output j reads column off + j * stride_w, so the valid j form one range [jlo, jhi).
 template <class V, int B, bool Masked, Activation A>
@@ -128,9 +149,18 @@ static inline void for_each_tile(const Row& r, Block&& block) {
   }
 }
 
-// Interior outputs [lo, hi): blocks of B, then 4, 2, 1 for the remainder.
+// Outputs [0, out_w) of a row for kernel width KW and stride S (dilation 1): the interior [lo, hi),
+// where every tap is inside the image, in blocks of B, then 4, 2, 1; the border columns one by one.
 template <class V, int KW, int S, int B, Activation A>
-static inline void interior(const Row& r, int64_t lo, int64_t hi) {
+static inline void row_fixed(const Row& r, int64_t out_w) {
+  int64_t lo, hi;
+  valid_outputs(-r.pad_left, S, r.in_w - (KW - 1), out_w, &lo, &hi);
+  const auto border = [&](int64_t ow) {
+    for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+      border_fixed<V, KW, S, decltype(masked)::value, A>(rt, ow, m);
+    });
+  };
+  for (int64_t ow = 0; ow < lo; ++ow) border(ow);
   int64_t ow = lo;
   const auto at = [&](auto width) {
     for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
@@ -144,6 +174,7 @@ static inline void interior(const Row& r, int64_t lo, int64_t hi) {
   }
   if (ow + 2 <= hi) at(std::integral_constant<int, 2>{});
   if (ow < hi) at(std::integral_constant<int, 1>{});
+  for (ow = hi > lo ? hi : lo; ow < out_w; ++ow) border(ow);
 }
 
 template <class V, Activation A>
@@ -163,25 +194,17 @@ static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
 
 template <class V, Activation A>
 static inline void row(const Row& r, int64_t out_w) {
-  const bool fixed = r.dilation_w == 1 && (r.stride_w == 1 || r.stride_w == 2) &&
-                     (r.kernel_w == 3 || r.kernel_w == 5 || r.kernel_w == 7);
-  if (!fixed) {
-    blocks_any<V, A>(r, 0, out_w);
-    return;
-  }
-  int64_t lo, hi;  // outputs whose taps are all inside [0, in_w)
-  valid_outputs(-r.pad_left, r.stride_w, r.in_w - (r.kernel_w - 1), out_w, &lo, &hi);
-  blocks_any<V, A>(r, 0, lo);
+  const bool fixed = r.dilation_w == 1 && (r.stride_w == 1 || r.stride_w == 2);
   // Register budget (16 AVX2 registers): KW weights + B accumulators + 1 input.
-  switch (r.kernel_w * 10 + r.stride_w) {
-    case 31: interior<V, 3, 1, 8, A>(r, lo, hi); break;
-    case 32: interior<V, 3, 2, 8, A>(r, lo, hi); break;
-    case 51: interior<V, 5, 1, 8, A>(r, lo, hi); break;
-    case 52: interior<V, 5, 2, 8, A>(r, lo, hi); break;
-    case 71: interior<V, 7, 1, 6, A>(r, lo, hi); break;
-    default: interior<V, 7, 2, 6, A>(r, lo, hi); break;
+  switch (fixed ? r.kernel_w * 10 + r.stride_w : 0) {
+    case 31: row_fixed<V, 3, 1, 8, A>(r, out_w); break;
+    case 32: row_fixed<V, 3, 2, 8, A>(r, out_w); break;
+    case 51: row_fixed<V, 5, 1, 8, A>(r, out_w); break;
+    case 52: row_fixed<V, 5, 2, 8, A>(r, out_w); break;
+    case 71: row_fixed<V, 7, 1, 6, A>(r, out_w); break;
+    case 72: row_fixed<V, 7, 2, 6, A>(r, out_w); break;
+    default: blocks_any<V, A>(r, 0, out_w);
   }
-  blocks_any<V, A>(r, hi > lo ? hi : lo, out_w);
 }
 
 template <class V>
