@@ -27,7 +27,9 @@ try:
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    settings.load_profile(os.environ.get("SEPCONV_HYPOTHESIS_PROFILE", "default"))
+    # CI runs the same examples every time (a red CI must be reproducible); local runs explore.
+    default_profile = "ci" if os.environ.get("CI") else "default"
+    settings.load_profile(os.environ.get("SEPCONV_HYPOTHESIS_PROFILE", default_profile))
 except ImportError:  # pragma: no cover - hypothesis is a test dependency
     pass
 

@@ -63,7 +63,9 @@ from sepconv import reference
 
 OPS = ("depthwise", "pointwise", "separable", "conv2d")
 LAYOUTS = ("NCHW", "NHWC")
-PEERS = ("torch", "ort", "numpy", "ref")
+PEERS = ("torch", "ort", "numpy", "unfused", "ref")
+# How long OpenBLAS / ONNX Runtime workers spin after a call before they sleep (with margin).
+BLAS_IDLE_SECONDS = 0.3
 REL_TOL = 1e-4
 MIN_REPS = 5
 MACHINE_JSON = os.path.join("bench", "machine.json")
@@ -300,6 +302,19 @@ def ours(p: Problem) -> Impl:
     return Impl("ours", lambda: sepconv.conv2d(x, w, stride=c.stride, padding=c.pad, layout=lay))
 
 
+def _unfused_peer(p: Problem) -> Optional[Impl]:
+    """sepconv's own two passes (depthwise_conv2d, then pointwise_conv2d): what fusion saves."""
+    c, x, lay = p.case, p.x, p.layout
+    if c.op != "separable":
+        return None
+    dw, pw = p.weights
+    pw = pw.reshape(c.cout, c.c)
+    return Impl("unfused", lambda: sepconv.pointwise_conv2d(
+        sepconv.depthwise_conv2d(x, dw, stride=c.stride, padding=c.pad, layout=lay,
+                                 activation=c.dw_act), pw, layout=lay),
+        note="sepconv depthwise_conv2d then pointwise_conv2d")
+
+
 def _ref_peer(p: Problem) -> Impl:
     c, x, lay = p.case, p.x, p.layout
     if c.op == "depthwise":
@@ -480,6 +495,8 @@ def load_peers(wanted: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, str]]:
             skipped["ort"] = f"onnxruntime failed to import: {exc!r}"
     if "numpy" in wanted:
         peers["numpy"] = "numpy"
+    if "unfused" in wanted:
+        peers["unfused"] = "unfused"
     if "ref" in wanted:
         peers["ref"] = "ref"
     return peers, skipped
@@ -1020,6 +1037,8 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
                 impl = peers["ort"].impl(problem, threads)
             elif name == "numpy":
                 impl = _numpy_peer(problem)
+            elif name == "unfused":
+                impl = _unfused_peer(problem)
             else:
                 impl = _ref_peer(problem) if flops <= args.ref_max_mflop * 1e6 else None
             if impl is None:
@@ -1038,11 +1057,21 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
             continue
         row["peers"][name] = {"status": "ok", "rel_err": err, "note": impl.note}
         impls.append(impl)
+    # OpenBLAS's workers busy-wait for ~0.1 s after each multi-threaded call (NumPy, and the
+    # float64 reference through it) and ONNX Runtime's for ~40 ms after each run; on a 2-core
+    # machine that spinning would be charged to whatever runs next. With several threads these
+    # peers are timed on their own after the others, each then left to go idle.
+    isolated = {"numpy", "ort", "ref"} if threads > 1 else set()
     fns = {"ours": me.run}
-    fns.update({i.name: i.run for i in impls})
+    fns.update({i.name: i.run for i in impls if i.name not in isolated})
     with blas.limit(threads):
         timings = time_alternating(fns, args.min_time, MIN_REPS, args.block_time,
                                    gap=args.gap if threads > 1 else 0.0)
+        for impl in impls:
+            if impl.name in isolated:
+                timings.update(time_alternating({impl.name: impl.run}, args.min_time, MIN_REPS,
+                                                args.block_time))
+                time.sleep(BLAS_IDLE_SECONDS)
     t = timings["ours"]
     peak = args.peak_gflops * threads if args.peak_gflops else peak_for(machine, threads,
                                                                          cpu_count())
