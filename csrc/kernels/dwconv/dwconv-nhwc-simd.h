@@ -177,19 +177,20 @@ static inline void row_fixed(const Row& r, int64_t out_w) {
   for (ow = hi > lo ? hi : lo; ow < out_w; ++ow) border(ow);
 }
 
+// Outputs [lo, hi) of a row for any kernel: one channel tile at a time (a large kernel's window over
+// all tiles would not fit in L1; one tile's window is reused by the next block), in blocks of 8, 4, 1.
 template <class V, Activation A>
 static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
-  constexpr int B = 8;
-  int64_t ow = lo;
-  const auto at = [&](auto width) {
-    for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
-      block_any<V, decltype(width)::value, decltype(masked)::value, A>(rt, ow, m);
-    });
-    ow += decltype(width)::value;
-  };
-  while (ow + B <= hi) at(std::integral_constant<int, B>{});
-  if (ow + 4 <= hi) at(std::integral_constant<int, 4>{});
-  while (ow < hi) at(std::integral_constant<int, 1>{});
+  for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+    constexpr bool M = decltype(masked)::value;
+    int64_t ow = lo;
+    for (; ow + 8 <= hi; ow += 8) block_any<V, 8, M, A>(rt, ow, m);
+    if (ow + 4 <= hi) {
+      block_any<V, 4, M, A>(rt, ow, m);
+      ow += 4;
+    }
+    for (; ow < hi; ++ow) block_any<V, 1, M, A>(rt, ow, m);
+  });
 }
 
 template <class V, Activation A>
