@@ -6,6 +6,7 @@
 //   NCHW: Y (Cout_g x pixels) = W_g (Cout_g x Cin_g*KH*KW, read in place) * col (Cin_g*KH*KW x pixels).
 #include <algorithm>
 
+#include "core/buffer.h"
 #include "core/check.h"
 #include "core/dispatch.h"
 #include "core/operators.h"
@@ -123,12 +124,12 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
                    ceil_div(block_size_for(pixels, p.batch * p.groups, min_tasks, unit), unit) * unit);
   block = std::max<int64_t>(1, std::min(block, pixels));
   const int64_t blocks = ceil_div(pixels, block);
-  std::vector<float> tiles_buf(in_place ? 0 : static_cast<size_t>(threads * block * depth));
+  const Scratch tiles_buf = alloc_scratch(in_place ? 0 : threads * block * depth);
 
   if (p.layout == Layout::NCHW) {
     const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
     const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
-    std::vector<float> workspace(static_cast<size_t>(threads * ws_floats));
+    const Scratch workspace = alloc_scratch(threads * ws_floats);
     parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
       const int64_t n = task / (p.groups * blocks);
       const int64_t grp = (task / blocks) % p.groups;
@@ -139,14 +140,14 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
       if (in_place) {
         a.b = xg + p0; a.ldb = pixels;
       } else {
-        float* col = tiles_buf.data() + thread * block * depth;
+        float* col = tiles_buf.get() + thread * block * depth;
         cv.im2col_nchw(xg, p0, nb, col);
         a.b = col; a.ldb = nb;
       }
       a.n = nb; a.k = depth; a.kc = kc;
       a.lda = depth; a.ldc = pixels;
       a.activation = p.activation;
-      a.workspace = workspace.data() + thread * ws_floats;
+      a.workspace = workspace.get() + thread * ws_floats;
       for (int64_t m0 = 0; m0 < cout_g; m0 += mb) {
         const int64_t co = grp * cout_g + m0;
         a.m = std::min(mb, cout_g - m0);
@@ -191,7 +192,7 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
     if (in_place) {
       a.a = xg + p0 * p.in_channels; a.lda = p.in_channels;
     } else {
-      float* col = tiles_buf.data() + thread * block * depth;
+      float* col = tiles_buf.get() + thread * block * depth;
       cv.im2col_nhwc(xg, p0, mb, col);
       a.a = col; a.lda = depth;
     }

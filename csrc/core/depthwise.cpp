@@ -2,6 +2,7 @@
 // table's kernels. The same band function serves the plain op and the fused separable op.
 #include <algorithm>
 
+#include "core/buffer.h"
 #include "core/check.h"
 #include "core/dispatch.h"
 #include "core/operators.h"
@@ -182,7 +183,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
                                 block_size_for(g.out_h, p.batch * tile_groups, min_tasks, 1));
   const int64_t bands = ceil_div(g.out_h, rows);
   const int64_t scratch_each = scratch_floats(rows);
-  std::vector<float> scratch(static_cast<size_t>(scratch_each * threads));
+  const Scratch scratch = alloc_scratch(scratch_each * threads);
   const int64_t x_image = p.in_pixels() * p.in_channels;
   const int64_t y_image = p.out_pixels() * p.out_channels;
 
@@ -195,7 +196,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
     const bool nhwc = p.layout == Layout::NHWC;
     float* y_rows = y + n * y_image + oh0 * g.out_w * (nhwc ? p.out_channels : 1);
     band(x + n * x_image, oh0, oh1, t0, t1, y_rows, p.out_pixels(),
-         scratch.data() + thread * scratch_each);
+         scratch.get() + thread * scratch_each);
   });
 }
 

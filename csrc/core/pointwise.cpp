@@ -4,6 +4,7 @@
 //         copies each k-block of X into panels in a per-thread workspace.
 #include <algorithm>
 
+#include "core/buffer.h"
 #include "core/check.h"
 #include "core/dispatch.h"
 #include "core/operators.h"
@@ -107,7 +108,7 @@ void PointwiseOp::operator()(const float* x, float* y) const {
                                      gemms, min_tasks);
   const int64_t per_gemm = blk.m_blocks * blk.n_blocks;
   const int64_t ws_floats = workspace_floats(blk.nb);
-  std::vector<float> workspace(static_cast<size_t>(threads * ws_floats));
+  const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
   parallel_for(gemms * per_gemm, [&](int64_t task, int thread) {
     const int64_t g = task / per_gemm;
@@ -115,7 +116,7 @@ void PointwiseOp::operator()(const float* x, float* y) const {
     const int64_t n0 = (task % blk.n_blocks) * blk.nb;
     gemm(m0, std::min(blk.mb, m_total - m0), n0, std::min(blk.nb, n_total - n0),
          x + g * cin * pixels, x_stride, y + g * cout * pixels, y_stride,
-         workspace.data() + thread * ws_floats);
+         workspace.get() + thread * ws_floats);
   });
 }
 

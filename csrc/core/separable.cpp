@@ -5,6 +5,7 @@
 #include <atomic>
 #include <vector>
 
+#include "core/buffer.h"
 #include "core/check.h"
 #include "core/operators.h"
 #include "core/parallel.h"
@@ -44,9 +45,9 @@ SeparableOp::SeparableOp(const SeparablePlan& s, const float* depthwise_weight,
 void SeparableOp::operator()(const float* x, float* y) const {
   const ConvPlan& d = plan_.depthwise;
   if (!fused_) {
-    std::vector<float> intermediate(static_cast<size_t>(d.y_count));
-    dw_(x, intermediate.data());
-    pw_(intermediate.data(), y);
+    const Scratch intermediate = alloc_scratch(d.y_count);
+    dw_(x, intermediate.get());
+    pw_(intermediate.get(), y);
     return;
   }
   const Geometry& g = d.geometry;
@@ -57,7 +58,7 @@ void SeparableOp::operator()(const float* x, float* y) const {
   const int64_t dw_scratch = dw_.scratch_floats(rows);
   const int64_t pw_scratch = pw_.workspace_floats(rows * g.out_w);
   const int64_t per_thread = band_floats + dw_scratch + pw_scratch;
-  std::vector<float> scratch(static_cast<size_t>(per_thread * threads));
+  const Scratch scratch = alloc_scratch(per_thread * threads);
   const int64_t cm = d.out_channels, cout = plan_.pointwise.out_channels;
   const int64_t pixels = d.out_pixels();
   const bool nhwc = d.layout == Layout::NHWC;
@@ -67,7 +68,7 @@ void SeparableOp::operator()(const float* x, float* y) const {
     const int64_t oh0 = task % bands * rows;
     const int64_t oh1 = std::min(g.out_h, oh0 + rows);
     const int64_t band_pixels = (oh1 - oh0) * g.out_w;
-    float* band = scratch.data() + thread * per_thread;
+    float* band = scratch.get() + thread * per_thread;
     dw_.band(x + n * d.in_pixels() * d.in_channels, oh0, oh1, 0, dw_.tiles(), band, band_pixels,
              band + band_floats);
     float* y_band = y + n * pixels * cout + oh0 * g.out_w * (nhwc ? cout : 1);
