@@ -56,14 +56,11 @@ Band band_of(const ConvPlan& p, int64_t oh0, int64_t oh1) {
 
 kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t channels,
                                   int64_t tile) {
-  const Window& w = p.window;
   kernels::DwconvNhwcArgs a{};
   a.channels = channels;
   a.multiplier = p.out_channels / p.in_channels;
   a.channel_tile = tile;
-  a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
-  a.stride_h = w.stride_h; a.stride_w = w.stride_w;
-  a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
+  a.window = p.window;
   a.geometry = b.g;
   a.oh_begin = 0;
   a.oh_end = b.g.out_h;
@@ -128,16 +125,13 @@ void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t t
   const int64_t c_begin = tile_begin * tile_;
   const int64_t c_end = std::min(p.out_channels, tile_end * tile_);
   if (planar()) {
-    const Window& w = p.window;
     for (int64_t oc = c_begin; oc < c_end; ++oc) {
       kernels::DwconvNchwArgs a;
       a.x = x_image + ((oc / multiplier) * g.in_h + b.r0) * g.in_w;
       a.weight = weights_.data() + oc * taps;
       a.bias = biases_[oc];
       a.y = y + oc * plane_stride;
-      a.kernel_h = w.kernel_h; a.kernel_w = w.kernel_w;
-      a.stride_h = w.stride_h; a.stride_w = w.stride_w;
-      a.dilation_h = w.dilation_h; a.dilation_w = w.dilation_w;
+      a.window = p.window;
       a.geometry = b.g;
       a.oh_begin = 0;
       a.oh_end = b.g.out_h;

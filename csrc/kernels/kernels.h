@@ -23,7 +23,7 @@ struct DwconvNhwcArgs {
   float* y;             // image (out_h, out_w, channels * multiplier)
   int64_t channels, multiplier;
   int64_t channel_tile;  // the table's dwconv_nhwc_channel_tile
-  int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  Window window;      // kernel, stride, dilation (its padding is resolved in geometry)
   Geometry geometry;
   int64_t oh_begin, oh_end;  // output rows to compute
   int64_t tile_begin, tile_end;  // channel tiles (of the output channels) to compute
@@ -33,10 +33,10 @@ struct DwconvNhwcArgs {
 // NCHW: one output channel plane, weights (KH*KW) of that channel in PyTorch order.
 struct DwconvNchwArgs {
   const float* x;       // input plane (in_h, in_w) read by this output channel
-  const float* weight;  // (kernel_h, kernel_w)
+  const float* weight;  // (window.kernel_h, window.kernel_w)
   float bias;
   float* y;             // output plane (out_h, out_w)
-  int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  Window window;      // kernel, stride, dilation (its padding is resolved in geometry)
   Geometry geometry;
   int64_t oh_begin, oh_end;
   Activation activation;

@@ -13,16 +13,16 @@ void dwconv_nchw_generic(const kernels::DwconvNchwArgs& p) {
     for (int64_t oh = p.oh_begin; oh < p.oh_end; ++oh) {
       float* __restrict y = p.y + oh * g.out_w;
       for (int64_t ow = 0; ow < g.out_w; ++ow) y[ow] = p.bias;
-      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-        const int64_t ih = oh * p.stride_h - g.pad_top + kh * p.dilation_h;
+      for (int64_t kh = 0; kh < p.window.kernel_h; ++kh) {
+        const int64_t ih = oh * p.window.stride_h - g.pad_top + kh * p.window.dilation_h;
         if (ih < 0 || ih >= g.in_h) continue;
         const float* __restrict x = p.x + ih * g.in_w;
-        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-          const int64_t offset = kw * p.dilation_w - g.pad_left;
+        for (int64_t kw = 0; kw < p.window.kernel_w; ++kw) {
+          const int64_t offset = kw * p.window.dilation_w - g.pad_left;
           int64_t lo, hi;
-          valid_outputs(offset, p.stride_w, g.in_w, g.out_w, &lo, &hi);
-          const float w = p.weight[kh * p.kernel_w + kw];
-          const int64_t sw = p.stride_w;
+          valid_outputs(offset, p.window.stride_w, g.in_w, g.out_w, &lo, &hi);
+          const float w = p.weight[kh * p.window.kernel_w + kw];
+          const int64_t sw = p.window.stride_w;
           for (int64_t ow = lo; ow < hi; ++ow) y[ow] += w * x[ow * sw + offset];
         }
       }

@@ -8,7 +8,7 @@ namespace SEPCONV_ISA_NS {
 void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
   const Geometry& g = p.geometry;
   const int64_t out_channels = p.channels * p.multiplier;
-  const int64_t taps = p.kernel_h * p.kernel_w;
+  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t tile = p.channel_tile;
   with_activation(p.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
@@ -21,14 +21,14 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
           const float* w = p.packed + t * (1 + taps) * tile;
           float acc[kernels::kMaxChannelTile];
           for (int64_t j = 0; j < nc; ++j) acc[j] = w[j];
-          for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-            const int64_t ih = oh * p.stride_h - g.pad_top + kh * p.dilation_h;
+          for (int64_t kh = 0; kh < p.window.kernel_h; ++kh) {
+            const int64_t ih = oh * p.window.stride_h - g.pad_top + kh * p.window.dilation_h;
             if (ih < 0 || ih >= g.in_h) continue;
-            for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-              const int64_t iw = ow * p.stride_w - g.pad_left + kw * p.dilation_w;
+            for (int64_t kw = 0; kw < p.window.kernel_w; ++kw) {
+              const int64_t iw = ow * p.window.stride_w - g.pad_left + kw * p.window.dilation_w;
               if (iw < 0 || iw >= g.in_w) continue;
               const float* x = p.x + (ih * g.in_w + iw) * p.channels;
-              const float* wt = w + (1 + kh * p.kernel_w + kw) * tile;
+              const float* wt = w + (1 + kh * p.window.kernel_w + kw) * tile;
               if (p.multiplier == 1) {
                 for (int64_t j = 0; j < nc; ++j) acc[j] += x[c0 + j] * wt[j];
               } else {

@@ -212,7 +212,7 @@ template <class V>
 void run(const kernels::DwconvNhwcArgs& p) {
   const Geometry& g = p.geometry;
   const int64_t C = p.channels;
-  const int64_t taps = p.kernel_h * p.kernel_w;
+  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   constexpr int64_t T = V::kWidth;
   with_activation(p.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
@@ -227,14 +227,14 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.last_tile_channels = min_i64(T, C - (p.tile_end - 1) * T);
       r.channels = C;
       r.in_w = g.in_w;
-      r.ih0 = oh * p.stride_h - g.pad_top;
-      r.dilation_h = p.dilation_h;
-      r.kernel_w = p.kernel_w;
-      r.stride_w = p.stride_w;
-      r.dilation_w = p.dilation_w;
+      r.ih0 = oh * p.window.stride_h - g.pad_top;
+      r.dilation_h = p.window.dilation_h;
+      r.kernel_w = p.window.kernel_w;
+      r.stride_w = p.window.stride_w;
+      r.dilation_w = p.window.dilation_w;
       r.pad_left = g.pad_left;
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
-      valid_outputs(r.ih0, p.dilation_h, g.in_h, p.kernel_h, &r.kh_lo, &r.kh_hi);
+      valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
       row<V, A>(r, g.out_w);
     }
   });
