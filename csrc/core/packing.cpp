@@ -56,28 +56,6 @@ void pack_gemm_b(const float* src, int64_t k, int64_t n, int64_t k_stride, int64
   }
 }
 
-int64_t packed_a_floats(int64_t m, int64_t k, const kernels::GemmTiles& t) {
-  return ceil_div(m, t.mr) * t.mr * (k + 1);
-}
-
-void pack_gemm_a(const float* src, int64_t m, int64_t k, int64_t m_stride, int64_t k_stride,
-                 const float* bias, const kernels::GemmTiles& t, float* dst) {
-  for (int64_t i0 = 0; i0 < m; i0 += t.mr) {
-    const int64_t h = std::min(t.mr, m - i0);
-    float* panel = dst + (i0 / t.mr) * t.mr * (k + 1);
-    for (int64_t i = 0; i < h; ++i) panel[i] = bias != nullptr ? bias[i0 + i] : 0.0f;
-    float* rows = panel + h;
-    for (int64_t k0 = 0; k0 < k; k0 += 8) {
-      const int64_t kn = std::min<int64_t>(8, k - k0);
-      for (int64_t i = 0; i < h; ++i) {
-        const float* s = src + (i0 + i) * m_stride + k0 * k_stride;
-        float* d = rows + k0 * h + i;
-        for (int64_t kk = 0; kk < kn; ++kk) d[kk * h] = s[kk * k_stride];
-      }
-    }
-  }
-}
-
 int64_t gemm_kc(int64_t k, const kernels::GemmTiles& t) {
   const int64_t kc = std::max<int64_t>(1, t.kc);
   return ceil_div(k, ceil_div(k, kc));

@@ -16,12 +16,6 @@ int64_t packed_b_floats(int64_t k, int64_t n, const kernels::GemmTiles& t);
 void pack_gemm_b(const float* src, int64_t k, int64_t n, int64_t k_stride, int64_t n_stride,
                  const float* bias, const kernels::GemmTiles& t, float* dst);
 
-// A panels of an m x k matrix A(i, kk) = src[i * m_stride + kk * k_stride], bias per row (may be
-// null). packed_a_floats() floats at dst.
-int64_t packed_a_floats(int64_t m, int64_t k, const kernels::GemmTiles& t);
-void pack_gemm_a(const float* src, int64_t m, int64_t k, int64_t m_stride, int64_t k_stride,
-                 const float* bias, const kernels::GemmTiles& t, float* dst);
-
 // Scratch floats per thread for the B-rows kernels (GemmBlockArgs::workspace).
 inline int64_t gemm_rows_workspace(int64_t kc, int64_t n, const kernels::GemmTiles& t) {
   return kc * ((n + t.nr - 1) / t.nr) * t.nr;

@@ -42,18 +42,6 @@ struct DwconvNchwArgs {
   Activation activation;
 };
 
-// C[m x n] = act(A[m x k] * B[k x n] + bias); row-major with leading dimensions. The bias is per row
-// (NCHW pointwise: one per output channel) or per column (NHWC), or absent.
-enum class BiasAxis : int { None = 0, Row, Column };
-struct GemmArgs {
-  int64_t m, n, k;
-  const float* a; int64_t lda;
-  const float* b; int64_t ldb;
-  float* c; int64_t ldc;
-  const float* bias; BiasAxis bias_axis;
-  Activation activation;
-};
-
 // `channels` (<= tile) planes, `rows` x `width` each, `plane_stride` apart, and the same pixels as
 // [row][w][tile] with lanes >= channels zero. interleave reads planar; deinterleave writes it.
 struct InterleaveArgs {
@@ -64,18 +52,15 @@ struct InterleaveArgs {
 };
 
 // Blocked GEMM, the fast path of pointwise and conv2d: C[m x n] = act(A[m x k] * B[k x n] + bias).
-// Each operand is either read directly from its rows (a[i * lda + k], b[k * ldb + j]) or from panels
+// A is read from its rows (a[i * lda + k]); B either from its rows (b[k * ldb + j]) or from panels
 // packed by core/packing.h in the order the microkernel reads them:
 //   B panels (column panels of `nr`; the last one rounded up to `nr_step` and zero-padded):
-//     [bias(j0 .. j0+w)][B(0, j0 .. j0+w)] ... [B(k-1, j0 .. j0+w)], panel q at q * nr * (k + 1);
-//   A panels (row panels of `mr`; the last one exactly the remaining h rows):
-//     [bias(i0 .. i0+h)][A(i0 .. i0+h, 0)] ... [A(i0 .. i0+h, k-1)], panel q at q * mr * (k + 1).
-// The bias comes from the packed operand's panels (per column for B panels, per row for A panels);
-// with both operands as rows it is per row from `bias` (may be null). A block whose operand is packed
-// starts on a panel boundary (m0 % mr == 0 or n0 % nr == 0). The kernel walks k in blocks of kc
+//     [bias(j0 .. j0+w)][B(0, j0 .. j0+w)] ... [B(k-1, j0 .. j0+w)], panel q at q * nr * (k + 1).
+// With B panels the bias comes from them (per column); with B rows it is per row from `bias` (may be
+// null). A block of packed B starts on a panel boundary (n0 % nr == 0). The kernel walks k in blocks of kc
 // (bias at the first, activation after the last); blocks, packing and threads belong to the core.
 struct GemmTiles {
-  int64_t mr, nr;    // rows of an A panel / microkernel, columns of a B panel
+  int64_t mr, nr;    // rows of the microkernel, columns of a B panel
   int64_t nr_step;   // the last B panel's width is rounded up to this (the vector width)
   int64_t kc;        // preferred k-block
 };
@@ -83,7 +68,7 @@ struct GemmBlockArgs {
   int64_t m, n;      // this block of C
   int64_t k;         // full depth (also the packed panels' depth)
   int64_t kc;        // k-block, 1 <= kc <= k
-  const float* a; int64_t lda;  // lda unused for A panels
+  const float* a; int64_t lda;
   const float* b; int64_t ldb;  // ldb unused for B panels
   const float* bias;            // rows-rows variant only: per row, may be null
   float* c; int64_t ldc;
@@ -92,14 +77,6 @@ struct GemmBlockArgs {
   // gemm_rows_workspace), where each k-block of B is copied into panels (rows P floats apart would
   // thrash a few L1 sets).
   float* workspace;
-};
-
-// In-place activation over a contiguous row (used where an op has no fused epilogue).
-struct ActivationArgs {
-  float* data;
-  int64_t count;
-  const float* bias;  // per-element add before the activation, may be null
-  Activation activation;
 };
 
 struct KernelTable {
@@ -112,11 +89,9 @@ struct KernelTable {
   bool dwconv_nchw_interleaved;
   void (*interleave_channels)(const InterleaveArgs&);
   void (*deinterleave_channels)(const InterleaveArgs&);
-  void (*gemm)(const GemmArgs&);
   GemmTiles gemm_tiles;
   void (*gemm_rows_panels)(const GemmBlockArgs&);  // A rows, B panels: NHWC (X * packed W^T)
   void (*gemm_rows_rows)(const GemmBlockArgs&);    // A rows, B rows: NCHW (W * X), no packing
-  void (*gemm_panels_rows)(const GemmBlockArgs&);  // A panels, B rows: NCHW with packed W
 };
 
 }  // namespace kernels

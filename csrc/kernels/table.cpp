@@ -6,11 +6,9 @@ namespace SEPCONV_ISA_NS {
 
 void dwconv_nchw_generic(const kernels::DwconvNchwArgs& p);
 void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p);
-void gemm_generic(const kernels::GemmArgs& p);
 kernels::GemmTiles gemm_generic_tiles();
 void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p);
-void gemm_panels_rows_generic(const kernels::GemmBlockArgs& p);
 void interleave_channels(const kernels::InterleaveArgs& p);
 void deinterleave_channels(const kernels::InterleaveArgs& p);
 
@@ -23,7 +21,6 @@ void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
 kernels::GemmTiles gemm_simd_tiles();  // gemm-<isa>.cpp
 void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p);
-void gemm_panels_rows_simd(const kernels::GemmBlockArgs& p);
 #endif
 
 const kernels::KernelTable& kernel_table() {
@@ -34,7 +31,6 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nchw = dwconv_nchw_generic;
     t.interleave_channels = interleave_channels;
     t.deinterleave_channels = deinterleave_channels;
-    t.gemm = gemm_generic;
 #if defined(SEPCONV_ISA_SIMD)
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;
@@ -45,7 +41,6 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_simd_tiles();
     t.gemm_rows_panels = gemm_rows_panels_simd;
     t.gemm_rows_rows = gemm_rows_rows_simd;
-    t.gemm_panels_rows = gemm_panels_rows_simd;
 #else
     t.dwconv_nhwc_channel_tile = 8;
     t.dwconv_nhwc = dwconv_nhwc_generic;
@@ -53,7 +48,6 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_generic_tiles();
     t.gemm_rows_panels = gemm_rows_panels_generic;
     t.gemm_rows_rows = gemm_rows_rows_generic;
-    t.gemm_panels_rows = gemm_panels_rows_generic;
 #endif
     return t;
   }();

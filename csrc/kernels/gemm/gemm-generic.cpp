@@ -1,39 +1,11 @@
-// C = act(A * B + bias), row-major, any size: row by row with the k loop outside the contiguous j
-// loop, which the compiler vectorises for the ISA this file is built for.
+// Blocked GEMM entries (kernels.h: GemmBlockArgs) for ISAs without a SIMD microkernel: the whole
+// depth at once, with the panels of gemm_generic_tiles(). Plain loops over the contiguous j axis,
+// vectorised by the compiler for the ISA this file is built for.
 #include "kernels/isa-common.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 
-void gemm_generic(const kernels::GemmArgs& p) {
-  with_activation(p.activation, [&](auto tag) {
-    constexpr Activation A = decltype(tag)::value;
-    for (int64_t i = 0; i < p.m; ++i) {
-      float* __restrict c = p.c + i * p.ldc;
-      switch (p.bias_axis) {
-        case kernels::BiasAxis::Row:
-          for (int64_t j = 0; j < p.n; ++j) c[j] = p.bias[i];
-          break;
-        case kernels::BiasAxis::Column:
-          for (int64_t j = 0; j < p.n; ++j) c[j] = p.bias[j];
-          break;
-        default:
-          for (int64_t j = 0; j < p.n; ++j) c[j] = 0.0f;
-      }
-      const float* a = p.a + i * p.lda;
-      for (int64_t k = 0; k < p.k; ++k) {
-        const float aik = a[k];
-        const float* __restrict b = p.b + k * p.ldb;
-        for (int64_t j = 0; j < p.n; ++j) c[j] += aik * b[j];
-      }
-      activate_row<A>(c, p.n);
-    }
-  });
-}
-
-// Blocked GEMM entries (kernels.h) for ISAs without a SIMD microkernel: the whole depth at once,
-// with the panels of gemm_generic_tiles(). Plain loops over the contiguous j axis, vectorised by the
-// compiler for the baseline ISA.
 namespace {
 constexpr int64_t kGenericMr = 4, kGenericNr = 8;
 }
@@ -83,21 +55,6 @@ void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p) {
   with_activation(p.activation, [&](auto tag) {
     gemm_rows_generic<decltype(tag)::value>(
         p, p.bias, [&](int64_t i, int64_t k) { return p.a[i * p.lda + k]; });
-  });
-}
-
-void gemm_panels_rows_generic(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) {
-    const int64_t panel_stride = kGenericMr * (p.k + 1);
-    for (int64_t i0 = 0; i0 < p.m; i0 += kGenericMr) {
-      const int64_t h = min_i64(kGenericMr, p.m - i0);
-      const float* panel = p.a + (i0 / kGenericMr) * panel_stride;
-      kernels::GemmBlockArgs q = p;
-      q.m = h;
-      q.c = p.c + i0 * p.ldc;
-      gemm_rows_generic<decltype(tag)::value>(
-          q, panel, [&](int64_t i, int64_t k) { return panel[(1 + k) * h + i]; });
-    }
   });
 }
 

@@ -4,10 +4,9 @@
 // The microkernel keeps an MR x (NRV * V::kWidth) block of C in MR * NRV accumulators. Per step of k
 // it loads NRV vectors of one row of a packed B panel and broadcasts the MR elements of one column
 // of A from memory (AVX2 6x16: 12 accumulators + 2 B registers + 1 broadcast; 12 FMAs per 8 loads).
-// A is read either from packed panels ([k][MR], contiguous broadcasts) or directly from its rows
-// (runtime stride), so NHWC multiplies the activations in place by the prepacked weights, and NCHW
-// multiplies the weights in place by the activations, whose k-block the kernel copies into panels
-// in a per-thread workspace first (any_rows).
+// A is read directly from its rows (runtime stride), so NHWC multiplies the activations in place by
+// the prepacked weights, and NCHW multiplies the weights in place by the activations, whose k-block
+// the kernel copies into panels in a per-thread workspace first (b_rows).
 // Edges: M remainders use smaller-MR instantiations; the N remainder uses a one-vector (NRV = 1)
 // kernel and/or a masked last vector (panels are zero-padded, so only C loads/stores are masked).
 // Kernels with fewer than 8 accumulators split k over 2-8 accumulator sets to hide FMA latency.
@@ -21,7 +20,7 @@ namespace SEPCONV_ISA_NS {
 namespace gemm_simd {
 
 struct Tile {
-  const float* a; int64_t lda;  // A rows: row stride; A panels: unused (stride MR)
+  const float* a; int64_t lda;  // A rows, row stride lda
   const float* b;               // B panel: [k][NRV * W], zero-padded
   float* c; int64_t ldc;
   const float* bias;  // first k-block: per column (B panels) or per row (B rows); null = 0
@@ -46,9 +45,9 @@ static inline void store_m(float* p, int v, typename V::Reg x, typename V::Mask 
   }
 }
 
-// C tile (MR x NRV*W) of one k-block. AP: A read from a packed panel (else from rows). B is always
-// a packed panel. ColBias: the bias is per column (a vector), else per row (a broadcast).
-template <class V, int MR, int NRV, bool AP, bool ColBias, bool Masked, Activation A>
+// C tile (MR x NRV*W) of one k-block: A rows, a packed B panel. ColBias: the bias is per column (a
+// vector), else per row (a broadcast).
+template <class V, int MR, int NRV, bool ColBias, bool Masked, Activation A>
 static void tile(const Tile& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
@@ -100,11 +99,9 @@ static void tile(const Tile& t) {
   const int64_t kb = t.kb;
   constexpr int ldb = NRV * W;
   const float* b = t.b;
-  // A(i, k): panels a[k * MR + i]; rows ar[i][k].
-  const float* a = t.a;
-  const float* ar[MR];
+  const float* ar[MR];  // A(i, k) = ar[i][k]
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) ar[i] = t.a + (AP ? 0 : i * t.lda);
+  for (int i = 0; i < MR; ++i) ar[i] = t.a + i * t.lda;
 
   int64_t k = 0;
   for (; k + S <= kb; k += S) {
@@ -117,12 +114,11 @@ static void tile(const Tile& t) {
       }
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        const Reg ai = V::broadcast(AP ? a + (s * MR + i) : ar[i] + (k + s));
+        const Reg ai = V::broadcast(ar[i] + (k + s));
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[s][i][v] = V::fma(ai, bv[v], acc[s][i][v]);
       }
     }
-    if constexpr (AP) a += S * MR;
     b += S * ldb;
   }
   for (; k < kb; ++k) {
@@ -131,11 +127,10 @@ static void tile(const Tile& t) {
     for (int v = 0; v < NRV; ++v) bv[v] = V::load(b + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const Reg ai = V::broadcast(AP ? a + i : ar[i] + k);
+      const Reg ai = V::broadcast(ar[i] + k);
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::fma(ai, bv[v], acc[0][i][v]);
     }
-    if constexpr (AP) a += MR;
     b += ldb;
   }
 #pragma GCC unroll 8
@@ -165,12 +160,12 @@ static void tile(const Tile& t) {
 }
 
 // Runtime rows (1 <= mr <= kMR) to the compile-time microkernel.
-template <class V, int kMR, int NRV, bool AP, bool ColBias, bool Masked, Activation A>
+template <class V, int kMR, int NRV, bool ColBias, bool Masked, Activation A>
 static inline void tile_mr(int64_t mr, const Tile& t) {
   static_assert(kMR >= 1 && kMR <= 16, "MR out of range");
   switch (mr) {
 #define SEPCONV_GEMM_MR_CASE(r) \
-    case r: if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, AP, ColBias, Masked, A>(t); break;
+    case r: if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, ColBias, Masked, A>(t); break;
     SEPCONV_GEMM_MR_CASE(1) SEPCONV_GEMM_MR_CASE(2) SEPCONV_GEMM_MR_CASE(3)
     SEPCONV_GEMM_MR_CASE(4) SEPCONV_GEMM_MR_CASE(5) SEPCONV_GEMM_MR_CASE(6)
     SEPCONV_GEMM_MR_CASE(7) SEPCONV_GEMM_MR_CASE(8) SEPCONV_GEMM_MR_CASE(9)
@@ -184,19 +179,19 @@ static inline void tile_mr(int64_t mr, const Tile& t) {
 
 // Runtime columns (1 <= nr <= 2W) to NRV and the mask: 2W full, (W, 2W) two vectors with the second
 // masked, W one vector, (0, W) one masked vector.
-template <class V, int kMR, bool AP, bool ColBias, Activation A>
+template <class V, int kMR, bool ColBias, Activation A>
 static inline void tile_mn(int64_t mr, int64_t nr, Tile& t) {
   constexpr int W = V::kWidth;
   if (nr == 2 * W) {
-    tile_mr<V, kMR, 2, AP, ColBias, false, A>(mr, t);
+    tile_mr<V, kMR, 2, ColBias, false, A>(mr, t);
   } else if (nr > W) {
     t.n_tail = nr - W;
-    tile_mr<V, kMR, 2, AP, ColBias, true, A>(mr, t);
+    tile_mr<V, kMR, 2, ColBias, true, A>(mr, t);
   } else if (nr == W) {
-    tile_mr<V, kMR, 1, AP, ColBias, false, A>(mr, t);
+    tile_mr<V, kMR, 1, ColBias, false, A>(mr, t);
   } else {
     t.n_tail = nr;
-    tile_mr<V, kMR, 1, AP, ColBias, true, A>(mr, t);
+    tile_mr<V, kMR, 1, ColBias, true, A>(mr, t);
   }
 }
 
@@ -224,7 +219,7 @@ static void rows_panels(const kernels::GemmBlockArgs& p) {
         t.b = panel + (1 + k0) * pw;
         t.c = p.c + i0 * p.ldc + j0;
         t.bias = panel;
-        tile_mn<V, kMR, false, true, A>(mr, nr, t);
+        tile_mn<V, kMR, true, A>(mr, nr, t);
       }
     }
   }
@@ -256,13 +251,12 @@ static inline void pack_b_rows(const float* b, int64_t ldb, int64_t kb, int64_t 
   }
 }
 
-// B rows (NCHW: the activations), A rows or A panels, bias per row. Per k-block, the kb x n block
+// B rows (NCHW: the activations), A rows, bias per row. Per k-block, the kb x n block
 // of B is copied into panels in the workspace (L2; each row read front to back once), then each NR
 // panel (L1) is multiplied by every MR rows of A of the block (the A block streams from L2).
-template <class V, int kMR, bool AP, Activation A>
-static void any_rows(const kernels::GemmBlockArgs& p) {
+template <class V, int kMR, Activation A>
+static void b_rows(const kernels::GemmBlockArgs& p) {
   constexpr int W = V::kWidth, NR = 2 * W;
-  const int64_t panel_stride = kMR * (p.k + 1);
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
     Tile t;
     t.kb = min_i64(p.kc, p.k - k0);
@@ -277,16 +271,10 @@ static void any_rows(const kernels::GemmBlockArgs& p) {
       t.b = p.workspace + j0 * t.kb;
       for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
         const int64_t mr = min_i64(kMR, p.m - i0);
-        if constexpr (AP) {
-          const float* panel = p.a + (i0 / kMR) * panel_stride;
-          t.a = panel + (1 + k0) * mr;
-          t.bias = panel;
-        } else {
-          t.a = p.a + i0 * p.lda + k0;
-          t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
-        }
+        t.a = p.a + i0 * p.lda + k0;
+        t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
         t.c = p.c + i0 * p.ldc + j0;
-        tile_mn<V, kMR, AP, false, A>(mr, nr, t);
+        tile_mn<V, kMR, false, A>(mr, nr, t);
       }
     }
   }
@@ -298,11 +286,7 @@ static inline void run_rows_panels(const kernels::GemmBlockArgs& p) {
 }
 template <class V, int kMR>
 static inline void run_rows_rows(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) { any_rows<V, kMR, false, decltype(tag)::value>(p); });
-}
-template <class V, int kMR>
-static inline void run_panels_rows(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) { any_rows<V, kMR, true, decltype(tag)::value>(p); });
+  with_activation(p.activation, [&](auto tag) { b_rows<V, kMR, decltype(tag)::value>(p); });
 }
 
 }  // namespace gemm_simd
