@@ -29,8 +29,6 @@ const kernels::KernelTable& kernel_table() {
     t.isa = SEPCONV_ISA_ENUM;
     t.dwconv_nhwc_multiplier = dwconv_nhwc_generic;
     t.dwconv_nchw = dwconv_nchw_generic;
-    t.interleave_channels = interleave_channels;
-    t.deinterleave_channels = deinterleave_channels;
 #if defined(SEPCONV_ISA_SIMD)
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;
@@ -45,6 +43,8 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nhwc_channel_tile = 8;
     t.dwconv_nhwc = dwconv_nhwc_generic;
     t.dwconv_nchw_interleaved = false;
+    t.interleave_channels = interleave_channels;
+    t.deinterleave_channels = deinterleave_channels;
     t.gemm_tiles = gemm_generic_tiles();
     t.gemm_rows_panels = gemm_rows_panels_generic;
     t.gemm_rows_rows = gemm_rows_rows_generic;

@@ -195,6 +195,19 @@ static inline void tile_mn(int64_t mr, int64_t nr, Tile& t) {
   }
 }
 
+// The tile state shared by every tile of the k-block starting at k0.
+template <class V>
+static inline Tile k_block(const kernels::GemmBlockArgs& p, int64_t k0) {
+  Tile t;
+  t.kb = min_i64(p.kc, p.k - k0);
+  t.first = k0 == 0;
+  t.last = k0 + t.kb == p.k;
+  t.lda = p.lda;
+  t.ldc = p.ldc;
+  t.n_tail = V::kWidth;
+  return t;
+}
+
 // A rows, B panels (NHWC). Loop order per k-block: MR rows of A (their k-block sliver stays in L1)
 // x every B panel of the block (the k-block of B stays in L2).
 template <class V, int kMR, Activation A>
@@ -202,13 +215,7 @@ static void rows_panels(const kernels::GemmBlockArgs& p) {
   constexpr int W = V::kWidth, NR = 2 * W;
   const int64_t panel_stride = NR * (p.k + 1);
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
-    Tile t;
-    t.kb = min_i64(p.kc, p.k - k0);
-    t.first = k0 == 0;
-    t.last = k0 + t.kb == p.k;
-    t.lda = p.lda;
-    t.ldc = p.ldc;
-    t.n_tail = W;
+    Tile t = k_block<V>(p, k0);
     for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
       const int64_t mr = min_i64(kMR, p.m - i0);
       for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
@@ -258,13 +265,7 @@ template <class V, int kMR, Activation A>
 static void b_rows(const kernels::GemmBlockArgs& p) {
   constexpr int W = V::kWidth, NR = 2 * W;
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
-    Tile t;
-    t.kb = min_i64(p.kc, p.k - k0);
-    t.first = k0 == 0;
-    t.last = k0 + t.kb == p.k;
-    t.lda = p.lda;
-    t.ldc = p.ldc;
-    t.n_tail = W;
+    Tile t = k_block<V>(p, k0);
     pack_b_rows<V>(p.b + k0 * p.ldb, p.ldb, t.kb, p.n, p.workspace);
     for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
       const int64_t nr = min_i64(NR, p.n - j0);
