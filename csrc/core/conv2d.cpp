@@ -101,9 +101,47 @@ struct Conv {
 
 }  // namespace
 
-void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                float* y) {
-  const kernels::KernelTable& kt = active_kernels();
+Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
+    : plan_(p), kt_(&active_kernels()) {
+  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
+  const int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
+  const int64_t depth = cin_g * taps;
+  if (p.layout == Layout::NCHW) {
+    weights_ = share(weight, p.out_channels * depth);
+    biases_ = share(bias, p.out_channels);
+    return;
+  }
+  // NHWC: each group's weights as B panels with k = (tap, ci), the im2col order.
+  const int64_t group_floats = packed_b_floats(depth, cout_g, kt_->gemm_tiles);
+  std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
+  std::vector<float> reordered(static_cast<size_t>(taps > 1 ? cout_g * depth : 0));
+  for (int64_t grp = 0; grp < p.groups; ++grp) {
+    const float* wg = weight + grp * cout_g * depth;  // (Cout_g, Cin_g, KH, KW)
+    if (taps > 1) {
+      for (int64_t co = 0; co < cout_g; ++co) {
+        for (int64_t ci = 0; ci < cin_g; ++ci) {
+          for (int64_t t = 0; t < taps; ++t) {
+            reordered[co * depth + t * cin_g + ci] = wg[(co * cin_g + ci) * taps + t];
+          }
+        }
+      }
+      wg = reordered.data();
+    }
+    pack_gemm_b(wg, depth, cout_g, 1, depth, bias != nullptr ? bias + grp * cout_g : nullptr,
+                kt_->gemm_tiles, packed.data() + grp * group_floats);
+  }
+  packed_ = std::make_shared<const std::vector<float>>(std::move(packed));
+}
+
+Conv2dOp Conv2dOp::for_plan(const ConvPlan& p) const {
+  Conv2dOp op = *this;
+  op.plan_ = p;
+  return op;
+}
+
+void Conv2dOp::operator()(const float* x, float* y) const {
+  const ConvPlan& p = plan_;
+  const kernels::KernelTable& kt = *kt_;
   const kernels::GemmTiles& tiles = kt.gemm_tiles;
   Conv cv{p, p.window.kernel_h, p.window.kernel_w, 0, 0, 0, 0, 0};
   cv.taps = cv.kh_n * cv.kw_n;
@@ -151,8 +189,8 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
       for (int64_t m0 = 0; m0 < cout_g; m0 += mb) {
         const int64_t co = grp * cout_g + m0;
         a.m = std::min(mb, cout_g - m0);
-        a.a = weight + co * depth;
-        a.bias = bias != nullptr ? bias + co : nullptr;
+        a.a = weights_->data() + co * depth;
+        a.bias = biases_->empty() ? nullptr : biases_->data() + co;
         a.c = y + (n * p.out_channels + co) * pixels + p0;
         kt.gemm_rows_rows(a);
       }
@@ -160,27 +198,7 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
     return;
   }
 
-  // NHWC: pack each group's weights as B panels with k = (tap, ci), the im2col order.
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
-  std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
-  {
-    std::vector<float> reordered(static_cast<size_t>(cv.taps > 1 ? cout_g * depth : 0));
-    for (int64_t grp = 0; grp < p.groups; ++grp) {
-      const float* wg = weight + grp * cout_g * depth;  // (Cout_g, Cin_g, KH, KW)
-      if (cv.taps > 1) {
-        for (int64_t co = 0; co < cout_g; ++co) {
-          for (int64_t ci = 0; ci < cin_g; ++ci) {
-            for (int64_t t = 0; t < cv.taps; ++t) {
-              reordered[co * depth + t * cin_g + ci] = wg[(co * cin_g + ci) * cv.taps + t];
-            }
-          }
-        }
-        wg = reordered.data();
-      }
-      pack_gemm_b(wg, depth, cout_g, 1, depth, bias != nullptr ? bias + grp * cout_g : nullptr,
-                  tiles, packed.data() + grp * group_floats);
-    }
-  }
   const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
   parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
     const int64_t n = task / (p.groups * blocks);
@@ -202,7 +220,7 @@ void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const fl
     a.workspace = nullptr;
     for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
       a.n = std::min(nb, cout_g - c0);
-      a.b = packed.data() + grp * group_floats + c0 * (depth + 1);
+      a.b = packed_->data() + grp * group_floats + c0 * (depth + 1);
       a.c = y + (n * pixels + p0) * p.out_channels + grp * cout_g + c0;
       kt.gemm_rows_panels(a);
     }
@@ -215,7 +233,7 @@ void conv2d(const Conv2dDesc& desc, const float* x, const float* weight, const f
             float* y) {
   const ConvPlan p = plan(desc);
   detail::require_output(p, y, x, weight, bias, p.out_channels);
-  detail::run_conv2d(p, x, weight, bias, y);
+  detail::Conv2dOp(p, weight, bias)(x, y);
 }
 
 }  // namespace sepconv

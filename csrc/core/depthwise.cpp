@@ -72,14 +72,20 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
 
 DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias)
     : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile) {
-  const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   if (planar()) {
-    weights_.assign(weight, weight + p.out_channels * taps);
-    biases_.assign(p.out_channels, 0.0f);
-    if (bias != nullptr) std::copy(bias, bias + p.out_channels, biases_.begin());
+    weights_ = share(weight, p.out_channels * p.window.kernel_h * p.window.kernel_w);
+    std::vector<float> biases(static_cast<size_t>(p.out_channels), 0.0f);
+    if (bias != nullptr) std::copy(bias, bias + p.out_channels, biases.begin());
+    biases_ = std::make_shared<const std::vector<float>>(std::move(biases));
   } else {
-    packed_ = pack_dwconv_nhwc(p, weight, bias, tile_);
+    packed_ = std::make_shared<const std::vector<float>>(pack_dwconv_nhwc(p, weight, bias, tile_));
   }
+}
+
+DepthwiseOp DepthwiseOp::for_plan(const ConvPlan& p) const {
+  DepthwiseOp op = *this;
+  op.plan_ = p;
+  return op;
 }
 
 bool DepthwiseOp::planar() const {
@@ -103,8 +109,14 @@ int64_t DepthwiseOp::max_band_rows() const {
   return band;
 }
 
-void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t tile_begin,
-                       int64_t tile_end, float* y, int64_t plane_stride, float* scratch) const {
+std::pair<int64_t, int64_t> DepthwiseOp::input_rows(int64_t oh0, int64_t oh1) const {
+  const Band b = band_of(plan_, oh0, oh1);
+  return {b.r0, b.r1};
+}
+
+void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1,
+                       int64_t tile_begin, int64_t tile_end, float* y, int64_t y_plane_stride,
+                       float* scratch) const {
   const ConvPlan& p = plan_;
   const Geometry& g = p.geometry;
   const Band b = band_of(p, oh0, oh1);
@@ -113,8 +125,8 @@ void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t t
 
   if (p.layout == Layout::NHWC) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_);
-    a.x = x_image + b.r0 * g.in_w * p.in_channels;
-    a.packed = packed_.data();
+    a.x = x;
+    a.packed = packed_->data();
     a.y = y;
     a.tile_begin = tile_begin;
     a.tile_end = tile_end;
@@ -127,10 +139,10 @@ void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t t
   if (planar()) {
     for (int64_t oc = c_begin; oc < c_end; ++oc) {
       kernels::DwconvNchwArgs a;
-      a.x = x_image + ((oc / multiplier) * g.in_h + b.r0) * g.in_w;
-      a.weight = weights_.data() + oc * taps;
-      a.bias = biases_[oc];
-      a.y = y + oc * plane_stride;
+      a.x = x + (oc / multiplier) * x_plane_stride;
+      a.weight = weights_->data() + oc * taps;
+      a.bias = (*biases_)[oc];
+      a.y = y + oc * y_plane_stride;
       a.window = p.window;
       a.geometry = b.g;
       a.oh_begin = 0;
@@ -148,17 +160,17 @@ void DepthwiseOp::band(const float* x_image, int64_t oh0, int64_t oh1, int64_t t
   for (int64_t t = tile_begin; t < tile_end; ++t) {
     const int64_t c0 = t * tile_;
     const int64_t nc = std::min(tile_, p.out_channels - c0);
-    kt_->interleave_channels({x_image + (c0 * g.in_h + b.r0) * g.in_w, g.in_h * g.in_w, x_band, nc,
-                             tile_, b.g.in_h, g.in_w});
+    kt_->interleave_channels({x + c0 * x_plane_stride, x_plane_stride, x_band, nc, tile_, b.g.in_h,
+                             g.in_w});
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, tile_, tile_);
     a.x = x_band;
-    a.packed = packed_.data() + t * (1 + taps) * tile_;
+    a.packed = packed_->data() + t * (1 + taps) * tile_;
     a.y = y_band;
     a.tile_begin = 0;
     a.tile_end = 1;
     kt_->dwconv_nhwc(a);
-    kt_->deinterleave_channels({y + c0 * plane_stride, plane_stride, y_band, nc, tile_, b.g.out_h,
-                               g.out_w});
+    kt_->deinterleave_channels({y + c0 * y_plane_stride, y_plane_stride, y_band, nc, tile_,
+                               b.g.out_h, g.out_w});
   }
 }
 
@@ -180,6 +192,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const Scratch scratch = alloc_scratch(scratch_each * threads);
   const int64_t x_image = p.in_pixels() * p.in_channels;
   const int64_t y_image = p.out_pixels() * p.out_channels;
+  const bool nhwc = p.layout == Layout::NHWC;
 
   parallel_for(p.batch * bands * tile_groups, [&](int64_t task, int thread) {
     const int64_t n = task / (bands * tile_groups);
@@ -187,16 +200,16 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
     const int64_t oh1 = std::min(g.out_h, oh0 + rows);
     const int64_t t0 = task % tile_groups * per_task_tiles;
     const int64_t t1 = std::min(tiles_total, t0 + per_task_tiles);
-    const bool nhwc = p.layout == Layout::NHWC;
-    float* y_rows = y + n * y_image + oh0 * g.out_w * (nhwc ? p.out_channels : 1);
-    band(x + n * x_image, oh0, oh1, t0, t1, y_rows, p.out_pixels(),
-         scratch.get() + thread * scratch_each);
+    const int64_t r0 = band_of(p, oh0, oh1).r0;
+    const int64_t x_row = nhwc ? g.in_w * p.in_channels : g.in_w;
+    const int64_t y_row = nhwc ? g.out_w * p.out_channels : g.out_w;
+    band(x + n * x_image + r0 * x_row, p.in_pixels(), oh0, oh1, t0, t1, y + n * y_image + oh0 * y_row,
+         p.out_pixels(), scratch.get() + thread * scratch_each);
   });
 }
 
-void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y) {
-  DepthwiseOp(p, weight, bias)(x, y);
+SharedFloats share(const float* src, int64_t n) {
+  return std::make_shared<const std::vector<float>>(src, src + (src != nullptr ? n : 0));
 }
 
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,
@@ -215,7 +228,7 @@ void depthwise_conv2d(const DepthwiseConv2dDesc& desc, const float* x, const flo
                       const float* bias, float* y) {
   const ConvPlan p = plan(desc);
   detail::require_output(p, y, x, weight, bias, p.out_channels);
-  detail::run_depthwise(p, x, weight, bias, y);
+  detail::DepthwiseOp(p, weight, bias)(x, y);
 }
 
 }  // namespace sepconv

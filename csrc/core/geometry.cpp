@@ -152,29 +152,71 @@ ConvPlan plan(const Conv2dDesc& d) {
   return p;
 }
 
+namespace {
+
+// The stages of a composite op, planned as the single ops they are.
+ConvPlan depthwise_stage(Layout layout, int64_t batch, int64_t channels, int64_t in_h, int64_t in_w,
+                         int64_t multiplier, const Window& window, Activation activation) {
+  DepthwiseConv2dDesc dw;
+  dw.layout = layout;
+  dw.batch = batch;
+  dw.channels = channels;
+  dw.in_h = in_h;
+  dw.in_w = in_w;
+  dw.multiplier = multiplier;
+  dw.window = window;
+  dw.activation = activation;
+  return plan(dw);
+}
+
+ConvPlan pointwise_stage(Layout layout, int64_t batch, int64_t in_channels, int64_t out_channels,
+                         int64_t height, int64_t width, Activation activation) {
+  PointwiseConv2dDesc pw;
+  pw.layout = layout;
+  pw.batch = batch;
+  pw.in_channels = in_channels;
+  pw.out_channels = out_channels;
+  pw.height = height;
+  pw.width = width;
+  pw.activation = activation;
+  return plan(pw);
+}
+
+}  // namespace
+
 SeparablePlan plan(const SeparableConv2dDesc& d) {
   require_activation(d.depthwise_activation, "depthwise_activation");
-  DepthwiseConv2dDesc dw;
-  dw.layout = d.layout;
-  dw.batch = d.batch;
-  dw.channels = d.in_channels;
-  dw.in_h = d.in_h;
-  dw.in_w = d.in_w;
-  dw.multiplier = d.multiplier;
-  dw.window = d.window;
-  dw.activation = d.depthwise_activation;
   SeparablePlan s;
-  s.depthwise = plan(dw);
-  PointwiseConv2dDesc pw;
-  pw.layout = d.layout;
-  pw.batch = d.batch;
-  pw.in_channels = s.depthwise.out_channels;
-  pw.out_channels = d.out_channels;
-  pw.height = s.depthwise.geometry.out_h;
-  pw.width = s.depthwise.geometry.out_w;
-  pw.activation = d.activation;
-  s.pointwise = plan(pw);
+  s.depthwise = depthwise_stage(d.layout, d.batch, d.in_channels, d.in_h, d.in_w, d.multiplier,
+                                d.window, d.depthwise_activation);
+  const Geometry& g = s.depthwise.geometry;
+  s.pointwise = pointwise_stage(d.layout, d.batch, s.depthwise.out_channels, d.out_channels,
+                                g.out_h, g.out_w, d.activation);
   return s;
+}
+
+InvertedResidualPlan plan(const InvertedResidualDesc& d) {
+  InvertedResidualPlan r;
+  r.expand = d.expand;
+  r.residual = d.residual;
+  if (d.expand) {
+    r.expansion = pointwise_stage(d.layout, d.batch, d.in_channels, d.expanded_channels, d.in_h,
+                                  d.in_w, d.activation);
+  } else if (d.expanded_channels != d.in_channels) {
+    fail("expanded_channels = ", d.expanded_channels, " must equal in_channels = ",
+         d.in_channels, " without an expand stage");
+  }
+  r.depthwise = depthwise_stage(d.layout, d.batch, d.expanded_channels, d.in_h, d.in_w, 1,
+                                d.window, d.activation);
+  const Geometry& g = r.depthwise.geometry;
+  r.projection = pointwise_stage(d.layout, d.batch, d.expanded_channels, d.out_channels, g.out_h,
+                                 g.out_w, Activation::None);
+  if (d.residual && (d.out_channels != d.in_channels || g.out_h != d.in_h || g.out_w != d.in_w)) {
+    fail("the residual connection needs an output of the input's shape: x has ", d.in_channels,
+         " channels of ", detail::shape_str({d.in_h, d.in_w}), ", the block gives ",
+         d.out_channels, " of ", detail::shape_str({g.out_h, g.out_w}));
+  }
+  return r;
 }
 
 Shape4 ConvPlan::output_shape() const {
@@ -185,5 +227,8 @@ Shape4 output_shape(const DepthwiseConv2dDesc& desc) { return plan(desc).output_
 Shape4 output_shape(const PointwiseConv2dDesc& desc) { return plan(desc).output_shape(); }
 Shape4 output_shape(const SeparableConv2dDesc& desc) { return plan(desc).pointwise.output_shape(); }
 Shape4 output_shape(const Conv2dDesc& desc) { return plan(desc).output_shape(); }
+Shape4 output_shape(const InvertedResidualDesc& desc) {
+  return plan(desc).projection.output_shape();
+}
 
 }  // namespace sepconv

@@ -22,10 +22,17 @@ struct SeparablePlan {
   ConvPlan depthwise, pointwise;
 };
 
+struct InvertedResidualPlan {
+  bool expand = true;
+  ConvPlan expansion, depthwise, projection;  // expansion is unused without expand
+  bool residual = false;
+};
+
 // Each throws InvalidArgument if the descriptor is invalid.
 ConvPlan plan(const DepthwiseConv2dDesc& desc);
 ConvPlan plan(const PointwiseConv2dDesc& desc);
 ConvPlan plan(const Conv2dDesc& desc);
 SeparablePlan plan(const SeparableConv2dDesc& desc);
+InvertedResidualPlan plan(const InvertedResidualDesc& desc);
 
 }  // namespace sepconv

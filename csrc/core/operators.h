@@ -1,6 +1,13 @@
 // Operators run a validated plan: weight packing, work partitioning and the kernel calls.
+//
+// An operator's packed weights are immutable once built and shared by all its copies, so a
+// prepacked layer (layers.cpp) rebinds it to each call's input size with for_plan() — no repacking,
+// and any number of threads may run copies at once. Every call allocates its own scratch.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/geometry.h"
@@ -9,25 +16,33 @@
 namespace sepconv {
 namespace detail {
 
-// A depthwise layer ready to run: its plan and its weights packed for the active kernel table
-// (kept by prepacked layer objects; built per call by the plain op).
+using SharedFloats = std::shared_ptr<const std::vector<float>>;
+
+// A depthwise layer ready to run: its plan and its weights packed for the kernel table active
+// when it was built.
 class DepthwiseOp {
  public:
   DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias);
+  // The same weights run on p (which must differ from plan() only in batch and image size).
+  DepthwiseOp for_plan(const ConvPlan& p) const;
 
   // The whole op over the batch, one parallel region.
   void operator()(const float* x, float* y) const;
 
-  // Output rows [oh0, oh1) of one image (x_image: its base), channel tiles [tile_begin, tile_end):
-  // NHWC: y holds the rows (oh1 - oh0, out_w, C*m); NCHW: y holds each channel's rows, planes
-  // plane_stride floats apart. scratch: scratch_floats(oh1 - oh0) floats, this thread's own.
-  void band(const float* x_image, int64_t oh0, int64_t oh1, int64_t tile_begin, int64_t tile_end,
-            float* y, int64_t plane_stride, float* scratch) const;
+  // Input rows [first, second) that output rows [oh0, oh1) read.
+  std::pair<int64_t, int64_t> input_rows(int64_t oh0, int64_t oh1) const;
+  // Output rows [oh0, oh1) of one image, channel tiles [tile_begin, tile_end). x points at the
+  // first of input_rows(oh0, oh1): NHWC rows of in_w*C floats; NCHW one such row per channel,
+  // planes x_plane_stride floats apart. NHWC y holds the rows (oh1 - oh0, out_w, C*m); NCHW y
+  // holds each channel's rows, planes y_plane_stride floats apart. scratch:
+  // scratch_floats(oh1 - oh0) floats, this thread's own.
+  void band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1, int64_t tile_begin,
+            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch) const;
   int64_t scratch_floats(int64_t band_rows) const;
   int64_t max_band_rows() const;  // bands whose scratch stays L2-resident
   int64_t tiles() const;          // channel tiles of the output channels
-  int64_t tile_channels() const { return tile_; }
   const ConvPlan& plan() const { return plan_; }
+  Isa isa() const { return kt_->isa; }
 
  private:
   bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1 or no SIMD table)
@@ -35,14 +50,16 @@ class DepthwiseOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t tile_;
-  std::vector<float> packed_;           // NHWC tiles [bias][taps] (also the interleaved NCHW path)
-  std::vector<float> weights_, biases_;  // the per-plane kernel's weights, in PyTorch order
+  SharedFloats packed_;  // NHWC tiles [bias][taps] (also the interleaved NCHW path)
+  SharedFloats weights_, biases_;  // the per-plane kernel's weights, in PyTorch order
 };
 
-// A pointwise layer ready to run: its plan and its weights packed for the active kernel table.
+// A pointwise layer ready to run: its plan and its weights packed for the kernel table active
+// when it was built.
 class PointwiseOp {
  public:
   PointwiseOp(const ConvPlan& p, const float* weight, const float* bias);
+  PointwiseOp for_plan(const ConvPlan& p) const;
 
   // The whole op over the batch, one parallel region.
   void operator()(const float* x, float* y) const;
@@ -53,6 +70,7 @@ class PointwiseOp {
   void block(const float* x, int64_t pixels, int64_t x_stride, float* y, int64_t y_stride,
              float* workspace) const;
   int64_t workspace_floats(int64_t pixels) const;
+  const ConvPlan& plan() const { return plan_; }
 
  private:
   int64_t max_m_block() const;
@@ -64,8 +82,8 @@ class PointwiseOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t kc_;
-  std::vector<float> packed_;            // NHWC: W^T in B panels with the bias
-  std::vector<float> weights_, biases_;  // NCHW: W (Cout x Cin) and bias, read in place
+  SharedFloats packed_;            // NHWC: W^T in B panels with the bias
+  SharedFloats weights_, biases_;  // NCHW: W (Cout x Cin) and bias (may be empty)
 };
 
 // Depthwise then pointwise, fused band by band where the intermediate outgrows L2.
@@ -73,10 +91,13 @@ class SeparableOp {
  public:
   SeparableOp(const SeparablePlan& s, const float* depthwise_weight, const float* depthwise_bias,
               const float* pointwise_weight, const float* pointwise_bias);
+  SeparableOp for_plan(const SeparablePlan& s) const;
   void operator()(const float* x, float* y) const;
   bool fused() const { return fused_; }
 
  private:
+  SeparableOp(DepthwiseOp dw, PointwiseOp pw, const SeparablePlan& s);
+
   DepthwiseOp dw_;
   PointwiseOp pw_;
   SeparablePlan plan_;
@@ -84,15 +105,58 @@ class SeparableOp {
   bool fused_;
 };
 
-void run_depthwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y);
-void run_pointwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y);
-void run_conv2d(const ConvPlan& p, const float* x, const float* weight, const float* bias, float* y);
+// Standard (grouped) convolution over im2col tiles and the GEMM kernels.
+class Conv2dOp {
+ public:
+  Conv2dOp(const ConvPlan& p, const float* weight, const float* bias);
+  Conv2dOp for_plan(const ConvPlan& p) const;
+  void operator()(const float* x, float* y) const;
+
+ private:
+  ConvPlan plan_;
+  const kernels::KernelTable* kt_;
+  SharedFloats packed_;            // NHWC: per group, W_g^T with k = (tap, ci) in B panels
+  SharedFloats weights_, biases_;  // NCHW: W (Cout x Cin/groups*KH*KW) and bias (may be empty)
+};
+
+// Expand (pointwise) -> depthwise -> project (pointwise) [+ x]: MobileNetV2's inverted residual.
+// Fused: each thread walks down its rows keeping the expanded rows the depthwise window still
+// needs in an L2-sized buffer, so neither expanded nor depthwise tensor goes to memory.
+class InvertedResidualOp {
+ public:
+  InvertedResidualOp(const InvertedResidualPlan& r, const float* expand_weight,
+                     const float* expand_bias, const float* depthwise_weight,
+                     const float* depthwise_bias, const float* project_weight,
+                     const float* project_bias);
+  InvertedResidualOp for_plan(const InvertedResidualPlan& r) const;
+  void operator()(const float* x, float* y) const;
+
+ private:
+  InvertedResidualOp(std::optional<PointwiseOp> expand, DepthwiseOp dw, PointwiseOp project,
+                     const InvertedResidualPlan& r);
+  void unfused(const float* x, float* y) const;
+
+  std::optional<PointwiseOp> expand_;  // none without an expansion (t = 1)
+  DepthwiseOp dw_;
+  PointwiseOp project_;
+  InvertedResidualPlan plan_;
+  int64_t band_rows_;
+  bool fused_;
+};
+
+// Whether a composite op fuses its stages, given its largest intermediate per image (floats):
+// the Fusion setting, and in Auto mode only intermediates that outgrow the cache.
+bool fuse_stages(int64_t intermediate_floats);
+
+// Checks that an inverted residual has expand weights exactly when it has an expand stage.
+void require_expansion(const InvertedResidualPlan& r, const float* weight, const float* bias);
 
 // Checks that y is non-null and shares no memory with the inputs.
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,
                     const float* bias, int64_t bias_count);
+
+// The shared, immutable copy of n floats at src (empty for a null src).
+SharedFloats share(const float* src, int64_t n);
 
 }  // namespace detail
 }  // namespace sepconv

@@ -25,12 +25,19 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
     : plan_(p), kt_(&active_kernels()), kc_(gemm_kc(p.in_channels, kt_->gemm_tiles)) {
   const int64_t cin = p.in_channels, cout = p.out_channels;
   if (p.layout == Layout::NHWC) {
-    packed_.resize(static_cast<size_t>(packed_b_floats(cin, cout, kt_->gemm_tiles)));
-    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed_.data());
+    std::vector<float> packed(static_cast<size_t>(packed_b_floats(cin, cout, kt_->gemm_tiles)));
+    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.data());
+    packed_ = std::make_shared<const std::vector<float>>(std::move(packed));
   } else {
-    weights_.assign(weight, weight + cout * cin);
-    if (bias != nullptr) biases_.assign(bias, bias + cout);
+    weights_ = share(weight, cout * cin);
+    biases_ = share(bias, cout);
   }
+}
+
+PointwiseOp PointwiseOp::for_plan(const ConvPlan& p) const {
+  PointwiseOp op = *this;
+  op.plan_ = p;
+  return op;
 }
 
 // Block sizes are whole tiles, so that every block starts on a packed panel boundary.
@@ -63,15 +70,15 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
   a.activation = plan_.activation;
   if (plan_.layout == Layout::NHWC) {  // rows m: pixels, columns n: output channels
     a.a = x + m0 * x_stride; a.lda = x_stride;
-    a.b = packed_.data() + n0 * (cin + 1); a.ldb = 0;
+    a.b = packed_->data() + n0 * (cin + 1); a.ldb = 0;
     a.bias = nullptr;
     a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
     a.workspace = nullptr;
     kt_->gemm_rows_panels(a);
   } else {  // rows m: output channels, columns n: pixels
-    a.a = weights_.data() + m0 * cin; a.lda = cin;
+    a.a = weights_->data() + m0 * cin; a.lda = cin;
     a.b = x + n0; a.ldb = x_stride;
-    a.bias = biases_.empty() ? nullptr : biases_.data() + m0;
+    a.bias = biases_->empty() ? nullptr : biases_->data() + m0;
     a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
     a.workspace = workspace;
     kt_->gemm_rows_rows(a);
@@ -120,18 +127,13 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   });
 }
 
-void run_pointwise(const ConvPlan& p, const float* x, const float* weight, const float* bias,
-                   float* y) {
-  PointwiseOp(p, weight, bias)(x, y);
-}
-
 }  // namespace detail
 
 void pointwise_conv2d(const PointwiseConv2dDesc& desc, const float* x, const float* weight,
                       const float* bias, float* y) {
   const ConvPlan p = plan(desc);
   detail::require_output(p, y, x, weight, bias, p.out_channels);
-  detail::run_pointwise(p, x, weight, bias, y);
+  detail::PointwiseOp(p, weight, bias)(x, y);
 }
 
 }  // namespace sepconv

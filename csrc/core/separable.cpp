@@ -26,20 +26,30 @@ std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
 
 }  // namespace
 
+bool fuse_stages(int64_t intermediate_floats) {
+  switch (separable_fusion()) {
+    case Fusion::Always: return true;
+    case Fusion::Never: return false;
+    default: return intermediate_floats * int64_t(sizeof(float)) > kFuseAboveBytes;
+  }
+}
+
 SeparableOp::SeparableOp(const SeparablePlan& s, const float* depthwise_weight,
                          const float* depthwise_bias, const float* pointwise_weight,
                          const float* pointwise_bias)
-    : dw_(s.depthwise, depthwise_weight, depthwise_bias),
-      pw_(s.pointwise, pointwise_weight, pointwise_bias),
-      plan_(s) {
+    : SeparableOp(DepthwiseOp(s.depthwise, depthwise_weight, depthwise_bias),
+                  PointwiseOp(s.pointwise, pointwise_weight, pointwise_bias), s) {}
+
+SeparableOp::SeparableOp(DepthwiseOp dw, PointwiseOp pw, const SeparablePlan& s)
+    : dw_(std::move(dw)), pw_(std::move(pw)), plan_(s) {
   const ConvPlan& d = s.depthwise;
   const int64_t row_floats = d.geometry.out_w * d.out_channels;
   band_rows_ = std::clamp<int64_t>(kBandFloats / row_floats, 1, dw_.max_band_rows());
-  switch (separable_fusion()) {
-    case Fusion::Always: fused_ = true; break;
-    case Fusion::Never: fused_ = false; break;
-    default: fused_ = d.out_pixels() * d.out_channels * int64_t(sizeof(float)) > kFuseAboveBytes;
-  }
+  fused_ = fuse_stages(d.out_pixels() * d.out_channels);
+}
+
+SeparableOp SeparableOp::for_plan(const SeparablePlan& s) const {
+  return SeparableOp(dw_.for_plan(s.depthwise), pw_.for_plan(s.pointwise), s);
 }
 
 void SeparableOp::operator()(const float* x, float* y) const {
@@ -69,8 +79,9 @@ void SeparableOp::operator()(const float* x, float* y) const {
     const int64_t oh1 = std::min(g.out_h, oh0 + rows);
     const int64_t band_pixels = (oh1 - oh0) * g.out_w;
     float* band = scratch.get() + thread * per_thread;
-    dw_.band(x + n * d.in_pixels() * d.in_channels, oh0, oh1, 0, dw_.tiles(), band, band_pixels,
-             band + band_floats);
+    const int64_t r0 = dw_.input_rows(oh0, oh1).first;
+    const float* x_rows = x + n * d.in_pixels() * d.in_channels + r0 * g.in_w * (nhwc ? d.in_channels : 1);
+    dw_.band(x_rows, d.in_pixels(), oh0, oh1, 0, dw_.tiles(), band, band_pixels, band + band_floats);
     float* y_band = y + n * pixels * cout + oh0 * g.out_w * (nhwc ? cout : 1);
     pw_.block(band, band_pixels, nhwc ? cm : band_pixels, y_band, nhwc ? cout : pixels,
               band + band_floats + dw_scratch);

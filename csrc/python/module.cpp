@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 
+#include "sepconv/layers.h"
 #include "sepconv/sepconv.h"
 
 namespace py = pybind11;
@@ -124,16 +125,91 @@ std::tuple<int64_t, int64_t, int64_t, int64_t> nchw_dims(const py::array& x, sep
   return {x.shape(0), x.shape(1), x.shape(2), x.shape(3)};
 }
 
+// Descriptors from the normalised Python arguments; (batch, channels, h, w) from x or an example.
+using Dims = std::tuple<int64_t, int64_t, int64_t, int64_t>;
+
+sepconv::DepthwiseConv2dDesc depthwise_desc(const std::string& layout, Dims x, Pair kernel,
+                                            int64_t multiplier, Pair stride,
+                                            const py::object& padding, Pair dilation,
+                                            const py::object& activation) {
+  sepconv::DepthwiseConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.channels, d.in_h, d.in_w) = x;
+  d.multiplier = multiplier;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.activation = parse_activation(activation, "activation");
+  return d;
+}
+
+sepconv::PointwiseConv2dDesc pointwise_desc(const std::string& layout, Dims x,
+                                            int64_t out_channels, const py::object& activation) {
+  sepconv::PointwiseConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.height, d.width) = x;
+  d.out_channels = out_channels;
+  d.activation = parse_activation(activation, "activation");
+  return d;
+}
+
+sepconv::SeparableConv2dDesc separable_desc(const std::string& layout, Dims x, Pair kernel,
+                                            int64_t multiplier, int64_t out_channels, Pair stride,
+                                            const py::object& padding, Pair dilation,
+                                            const py::object& depthwise_activation,
+                                            const py::object& activation) {
+  sepconv::SeparableConv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = x;
+  d.multiplier = multiplier;
+  d.out_channels = out_channels;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.depthwise_activation = parse_activation(depthwise_activation, "depthwise_activation");
+  d.activation = parse_activation(activation, "activation");
+  return d;
+}
+
+sepconv::Conv2dDesc conv_desc(const std::string& layout, Dims x, Pair kernel, int64_t out_channels,
+                              int64_t groups, Pair stride, const py::object& padding,
+                              Pair dilation, const py::object& activation) {
+  sepconv::Conv2dDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = x;
+  d.out_channels = out_channels;
+  d.groups = groups;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.activation = parse_activation(activation, "activation");
+  return d;
+}
+
+sepconv::InvertedResidualDesc inverted_residual_desc(const std::string& layout, Dims x,
+                                                     bool expand, int64_t expanded_channels,
+                                                     int64_t out_channels, Pair kernel,
+                                                     Pair stride, const py::object& padding,
+                                                     Pair dilation, const py::object& activation,
+                                                     bool residual) {
+  sepconv::InvertedResidualDesc d;
+  d.layout = parse_layout(layout);
+  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = x;
+  d.expand = expand;
+  d.expanded_channels = expanded_channels;
+  d.out_channels = out_channels;
+  d.window = make_window(kernel, stride, padding, dilation);
+  d.activation = parse_activation(activation, "activation");
+  d.residual = residual;
+  return d;
+}
+
+// A layer's example input: one image just large enough for its window.
+Dims example_input(int64_t channels, Pair kernel, Pair dilation) {
+  return {1, channels, (std::get<0>(kernel) - 1) * std::get<0>(dilation) + 1,
+          (std::get<1>(kernel) - 1) * std::get<1>(dilation) + 1};
+}
+
 py::array depthwise(const py::array& x, const py::array& weight, const py::object& bias,
                     Pair kernel, int64_t multiplier, Pair stride, const py::object& padding,
                     Pair dilation, const std::string& layout, const py::object& activation,
                     const py::object& out) {
-  sepconv::DepthwiseConv2dDesc d;
-  d.layout = parse_layout(layout);
-  std::tie(d.batch, d.channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
-  d.multiplier = multiplier;
-  d.window = make_window(kernel, stride, padding, dilation);
-  d.activation = parse_activation(activation, "activation");
+  const auto d = depthwise_desc(layout, nchw_dims(x, parse_layout(layout)), kernel, multiplier,
+                                stride, padding, dilation, activation);
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
   return run_op(d, out, [&](float* yp) { sepconv::depthwise_conv2d(d, xp, wp, bp, yp); });
@@ -142,11 +218,8 @@ py::array depthwise(const py::array& x, const py::array& weight, const py::objec
 py::array pointwise(const py::array& x, const py::array& weight, const py::object& bias,
                     int64_t out_channels, const std::string& layout, const py::object& activation,
                     const py::object& out) {
-  sepconv::PointwiseConv2dDesc d;
-  d.layout = parse_layout(layout);
-  std::tie(d.batch, d.in_channels, d.height, d.width) = nchw_dims(x, d.layout);
-  d.out_channels = out_channels;
-  d.activation = parse_activation(activation, "activation");
+  const auto d = pointwise_desc(layout, nchw_dims(x, parse_layout(layout)), out_channels,
+                                activation);
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
   return run_op(d, out, [&](float* yp) { sepconv::pointwise_conv2d(d, xp, wp, bp, yp); });
@@ -158,14 +231,9 @@ py::array separable(const py::array& x, const py::array& dw_weight, const py::ar
                     const py::object& padding, Pair dilation, const std::string& layout,
                     const py::object& depthwise_activation, const py::object& activation,
                     const py::object& out) {
-  sepconv::SeparableConv2dDesc d;
-  d.layout = parse_layout(layout);
-  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
-  d.multiplier = multiplier;
-  d.out_channels = out_channels;
-  d.window = make_window(kernel, stride, padding, dilation);
-  d.depthwise_activation = parse_activation(depthwise_activation, "depthwise_activation");
-  d.activation = parse_activation(activation, "activation");
+  const auto d = separable_desc(layout, nchw_dims(x, parse_layout(layout)), kernel, multiplier,
+                                out_channels, stride, padding, dilation, depthwise_activation,
+                                activation);
   const float *xp = input_data(x, "x"), *dwp = input_data(dw_weight, "depthwise_weight"),
               *pwp = input_data(pw_weight, "pointwise_weight"),
               *dbp = optional_data(dw_bias, "depthwise_bias"),
@@ -177,16 +245,53 @@ py::array conv(const py::array& x, const py::array& weight, const py::object& bi
                int64_t out_channels, int64_t groups, Pair stride, const py::object& padding,
                Pair dilation, const std::string& layout, const py::object& activation,
                const py::object& out) {
-  sepconv::Conv2dDesc d;
-  d.layout = parse_layout(layout);
-  std::tie(d.batch, d.in_channels, d.in_h, d.in_w) = nchw_dims(x, d.layout);
-  d.out_channels = out_channels;
-  d.groups = groups;
-  d.window = make_window(kernel, stride, padding, dilation);
-  d.activation = parse_activation(activation, "activation");
+  const auto d = conv_desc(layout, nchw_dims(x, parse_layout(layout)), kernel, out_channels,
+                           groups, stride, padding, dilation, activation);
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
   return run_op(d, out, [&](float* yp) { sepconv::conv2d(d, xp, wp, bp, yp); });
+}
+
+py::array inverted_residual(const py::array& x, const py::object& expand_weight,
+                            const py::array& depthwise_weight, const py::array& project_weight,
+                            const py::object& expand_bias, const py::object& depthwise_bias,
+                            const py::object& project_bias, Pair kernel,
+                            int64_t expanded_channels, int64_t out_channels, Pair stride,
+                            const py::object& padding, Pair dilation, const std::string& layout,
+                            const py::object& activation, bool residual, const py::object& out) {
+  const auto d = inverted_residual_desc(layout, nchw_dims(x, parse_layout(layout)),
+                                        !expand_weight.is_none(), expanded_channels, out_channels,
+                                        kernel, stride, padding, dilation, activation, residual);
+  const float *xp = input_data(x, "x"), *ewp = optional_data(expand_weight, "expand_weight"),
+              *ebp = optional_data(expand_bias, "expand_bias"),
+              *dwp = input_data(depthwise_weight, "depthwise_weight"),
+              *dbp = optional_data(depthwise_bias, "depthwise_bias"),
+              *pwp = input_data(project_weight, "project_weight"),
+              *pbp = optional_data(project_bias, "project_bias");
+  return run_op(d, out, [&](float* yp) {
+    sepconv::inverted_residual(d, xp, ewp, ebp, dwp, dbp, pwp, pbp, yp);
+  });
+}
+
+// layer(x, out): x a 4-D C-contiguous float32 array in the layer's layout.
+template <class L>
+py::array call_layer(const L& layer, const py::array& x, const py::object& out) {
+  const float* xp = input_data(x, "x");
+  if (x.ndim() != 4) throw InvalidArgument("x must be 4-D");
+  const sepconv::Shape4 shape{{x.shape(0), x.shape(1), x.shape(2), x.shape(3)}};
+  auto y = output_array(out, layer.output_shape(shape));
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    layer(shape, xp, yp);
+  }
+  return std::move(y);
+}
+
+template <class L>
+void bind_layer_call(py::class_<L>& cls) {
+  cls.def("__call__", &call_layer<L>, py::arg("x"), py::arg("out"))
+      .def_property_readonly("isa", [](const L& l) { return std::string(sepconv::isa_name(l.isa())); });
 }
 
 py::tuple geometry(Pair in_hw, Pair kernel, Pair stride, const py::object& padding,
@@ -214,6 +319,96 @@ py::list available_isas() {
   return names;
 }
 
+// Layer constructors copy the weights (packing them) with the GIL held: the arrays are read once.
+void bind_layers(py::module_& m) {
+  py::class_<sepconv::DepthwiseConv2d> dw(m, "DepthwiseConv2d");
+  dw.def(py::init([](const py::array& weight, const py::object& bias, int64_t channels,
+                     Pair kernel, int64_t multiplier, Pair stride, const py::object& padding,
+                     Pair dilation, const std::string& layout, const py::object& activation) {
+           return sepconv::DepthwiseConv2d(
+               depthwise_desc(layout, example_input(channels, kernel, dilation), kernel,
+                              multiplier, stride, padding, dilation, activation),
+               input_data(weight, "weight"), optional_data(bias, "bias"));
+         }),
+         py::arg("weight"), py::arg("bias"), py::arg("channels"), py::arg("kernel"),
+         py::arg("multiplier"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+         py::arg("layout"), py::arg("activation"));
+  bind_layer_call(dw);
+
+  py::class_<sepconv::PointwiseConv2d> pw(m, "PointwiseConv2d");
+  pw.def(py::init([](const py::array& weight, const py::object& bias, int64_t in_channels,
+                     int64_t out_channels, const std::string& layout,
+                     const py::object& activation) {
+           return sepconv::PointwiseConv2d(
+               pointwise_desc(layout, {1, in_channels, 1, 1}, out_channels, activation),
+               input_data(weight, "weight"), optional_data(bias, "bias"));
+         }),
+         py::arg("weight"), py::arg("bias"), py::arg("in_channels"), py::arg("out_channels"),
+         py::arg("layout"), py::arg("activation"));
+  bind_layer_call(pw);
+
+  py::class_<sepconv::SeparableConv2d> sep(m, "SeparableConv2d");
+  sep.def(py::init([](const py::array& dw_weight, const py::array& pw_weight,
+                      const py::object& dw_bias, const py::object& pw_bias, int64_t in_channels,
+                      Pair kernel, int64_t multiplier, int64_t out_channels, Pair stride,
+                      const py::object& padding, Pair dilation, const std::string& layout,
+                      const py::object& depthwise_activation, const py::object& activation) {
+            return sepconv::SeparableConv2d(
+                separable_desc(layout, example_input(in_channels, kernel, dilation), kernel,
+                               multiplier, out_channels, stride, padding, dilation,
+                               depthwise_activation, activation),
+                input_data(dw_weight, "depthwise_weight"),
+                input_data(pw_weight, "pointwise_weight"), optional_data(dw_bias, "depthwise_bias"),
+                optional_data(pw_bias, "pointwise_bias"));
+          }),
+          py::arg("depthwise_weight"), py::arg("pointwise_weight"), py::arg("depthwise_bias"),
+          py::arg("pointwise_bias"), py::arg("in_channels"), py::arg("kernel"),
+          py::arg("multiplier"), py::arg("out_channels"), py::arg("stride"), py::arg("padding"),
+          py::arg("dilation"), py::arg("layout"), py::arg("depthwise_activation"),
+          py::arg("activation"));
+  bind_layer_call(sep);
+
+  py::class_<sepconv::Conv2d> conv2d(m, "Conv2d");
+  conv2d.def(py::init([](const py::array& weight, const py::object& bias, int64_t in_channels,
+                         Pair kernel, int64_t out_channels, int64_t groups, Pair stride,
+                         const py::object& padding, Pair dilation, const std::string& layout,
+                         const py::object& activation) {
+               return sepconv::Conv2d(
+                   conv_desc(layout, example_input(in_channels, kernel, dilation), kernel,
+                             out_channels, groups, stride, padding, dilation, activation),
+                   input_data(weight, "weight"), optional_data(bias, "bias"));
+             }),
+             py::arg("weight"), py::arg("bias"), py::arg("in_channels"), py::arg("kernel"),
+             py::arg("out_channels"), py::arg("groups"), py::arg("stride"), py::arg("padding"),
+             py::arg("dilation"), py::arg("layout"), py::arg("activation"));
+  bind_layer_call(conv2d);
+
+  py::class_<sepconv::InvertedResidual> ir(m, "InvertedResidual");
+  ir.def(py::init([](const py::object& expand_weight, const py::array& depthwise_weight,
+                     const py::array& project_weight, const py::object& expand_bias,
+                     const py::object& depthwise_bias, const py::object& project_bias,
+                     int64_t in_channels, Pair kernel, int64_t expanded_channels,
+                     int64_t out_channels, Pair stride, const py::object& padding, Pair dilation,
+                     const std::string& layout, const py::object& activation, bool residual) {
+           return sepconv::InvertedResidual(
+               inverted_residual_desc(layout, example_input(in_channels, kernel, dilation),
+                                      !expand_weight.is_none(), expanded_channels, out_channels,
+                                      kernel, stride, padding, dilation, activation, residual),
+               optional_data(expand_weight, "expand_weight"),
+               optional_data(expand_bias, "expand_bias"),
+               input_data(depthwise_weight, "depthwise_weight"),
+               optional_data(depthwise_bias, "depthwise_bias"),
+               input_data(project_weight, "project_weight"),
+               optional_data(project_bias, "project_bias"));
+         }),
+         py::arg("expand_weight"), py::arg("depthwise_weight"), py::arg("project_weight"),
+         py::arg("expand_bias"), py::arg("depthwise_bias"), py::arg("project_bias"),
+         py::arg("in_channels"), py::arg("kernel"), py::arg("expanded_channels"),
+         py::arg("out_channels"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+         py::arg("layout"), py::arg("activation"), py::arg("residual"));
+  bind_layer_call(ir);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -233,6 +428,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("conv2d", &conv, py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("kernel"),
         py::arg("out_channels"), py::arg("groups"), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("layout"), py::arg("activation"), py::arg("out"));
+  m.def("inverted_residual", &inverted_residual, py::arg("x"), py::arg("expand_weight"),
+        py::arg("depthwise_weight"), py::arg("project_weight"), py::arg("expand_bias"),
+        py::arg("depthwise_bias"), py::arg("project_bias"), py::arg("kernel"),
+        py::arg("expanded_channels"), py::arg("out_channels"), py::arg("stride"),
+        py::arg("padding"), py::arg("dilation"), py::arg("layout"), py::arg("activation"),
+        py::arg("residual"), py::arg("out"));
+  bind_layers(m);
   m.def("conv_geometry", &geometry, py::arg("in_hw"), py::arg("kernel"), py::arg("stride"),
         py::arg("padding"), py::arg("dilation"),
         "(out_h, out_w, (top, bottom, left, right)) of a window over an in_h x in_w image.");

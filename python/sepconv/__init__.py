@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 
 from . import _core
-from ._ops import conv2d, depthwise_conv2d, pointwise_conv2d, separable_conv2d
+from ._ops import (conv2d, depthwise_conv2d, inverted_residual, pointwise_conv2d,
+                   separable_conv2d)
+from .layers import Conv2d, DepthwiseConv2d, InvertedResidual, PointwiseConv2d, SeparableConv2d
 
 __version__ = _core.__version__
 
@@ -17,7 +19,8 @@ __version__ = _core.__version__
 _LAZY_SUBMODULES = ("cost", "reference")
 
 __all__ = [
-    "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "conv2d",
+    "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d", "conv2d", "inverted_residual",
+    "DepthwiseConv2d", "PointwiseConv2d", "SeparableConv2d", "Conv2d", "InvertedResidual",
     "set_num_threads", "get_num_threads", "config", "show_config", "cost", "reference",
     "__version__",
 ]

@@ -127,16 +127,20 @@ def _nonzero(shape: Tuple[int, ...], name: str) -> None:
         raise ValueError(f"{name} must have non-zero sizes, got shape {shape}")
 
 
-def depthwise_multiplier(weight_shape: Tuple[int, ...], c: int, x4_shape: Tuple[int, ...],
-                         layout: str, name: str) -> int:
+def x_source(x4_shape: Tuple[int, ...], layout: str) -> str:
+    """Where the channel count C comes from, for messages: x itself (the ops) or, for layers,
+    their in_channels."""
+    return f"x {x4_shape}, {layout}"
+
+
+def depthwise_multiplier(weight_shape: Tuple[int, ...], c: int, source: str, name: str) -> int:
     """The depth multiplier m of a depthwise weight of shape (C*m, 1, KH, KW), or ValueError."""
     w = tuple(weight_shape)
     if c < 1 or len(w) != 4 or w[1] != 1 or w[0] == 0 or w[0] % c != 0:
         # the op's own weight says what m is; depthwise_weight's message never did
         m = " and multiplier m >= 1" if name == "weight" else ""
         raise ValueError(
-            f"{name} must have shape (C*m, 1, KH, KW) with C = {c} channels of x {x4_shape} "
-            f"({layout}){m}, got {w}")
+            f"{name} must have shape (C*m, 1, KH, KW) with C = {c} (from {source}){m}, got {w}")
     _nonzero(w, name)
     return w[0] // c
 
@@ -150,14 +154,13 @@ def pointwise_matrix_shape(weight_shape: Tuple[int, ...], name: str) -> Tuple[in
     return w[0], w[1]
 
 
-def pointwise_on_x(weight_shape: Tuple[int, ...], c: int, x4_shape: Tuple[int, ...],
-                   layout: str) -> Tuple[int, int]:
-    """pointwise_conv2d: (Cout, Cin) of its weight, whose Cin must be the c channels of x."""
+def pointwise_on_x(weight_shape: Tuple[int, ...], c: int, source: str) -> Tuple[int, int]:
+    """pointwise_conv2d: (Cout, Cin) of its weight, whose Cin must be the c input channels."""
     cout, cin = pointwise_matrix_shape(weight_shape, "weight")
     if cin != c:
         raise ValueError(
-            f"weight has Cin = {cin} (shape {tuple(weight_shape)}) but x {x4_shape} "
-            f"({layout}) has {c} channels")
+            f"weight has Cin = {cin} (shape {tuple(weight_shape)}) but the input has C = {c} "
+            f"channels (from {source})")
     return cout, cin
 
 
@@ -174,23 +177,63 @@ def pointwise_on_depthwise(pointwise_shape: Tuple[int, ...],
     return cout, cin
 
 
-def groups_of(groups: Any, c: int, x4_shape: Tuple[int, ...]) -> int:
-    """conv2d's groups as an int dividing the c channels of x, or ValueError."""
+def inverted_residual_channels(expand_shape: Optional[Tuple[int, ...]],
+                               depthwise_shape: Tuple[int, ...], project_shape: Tuple[int, ...],
+                               c: int, source: str) -> Tuple[int, int]:
+    """inverted_residual: (expanded, out) channels of its weights (expand (Ce, C), depthwise
+    (Ce, 1, KH, KW), project (Cout, Ce); expand None means Ce = C), or ValueError."""
+    ce = c
+    if expand_shape is not None:
+        ce, cin = pointwise_matrix_shape(expand_shape, "expand_weight")
+        if cin != c:
+            raise ValueError(
+                f"expand_weight has Cin = {cin} (shape {tuple(expand_shape)}) but the input has "
+                f"C = {c} channels (from {source})")
+    stage = source if expand_shape is None else f"expand_weight {tuple(expand_shape)}"
+    if depthwise_multiplier(depthwise_shape, ce, stage, "depthwise_weight") != 1:
+        raise ValueError(
+            f"depthwise_weight must have shape ({ce}, 1, KH, KW) (multiplier 1 over the {ce} "
+            f"channels from {stage}), got {tuple(depthwise_shape)}")
+    cout, cin = pointwise_matrix_shape(project_shape, "project_weight")
+    if cin != ce:
+        raise ValueError(
+            f"project_weight has Cin = {cin} (shape {tuple(project_shape)}) but the depthwise "
+            f"stage gives {ce} channels")
+    return ce, cout
+
+
+def centred_padding(kernel: Tuple[int, int], dilation: Tuple[int, int]):
+    """PyTorch MobileNet's padding, (k - 1) // 2 * dilation per side: odd kernels keep the size."""
+    ph, pw = ((k - 1) // 2 * d for k, d in zip(kernel, dilation))
+    return (ph, ph, pw, pw)
+
+
+def residual_flag(residual: Any, stride: Tuple[int, int], c: int, cout: int) -> bool:
+    """inverted_residual's residual: a bool, or None for torchvision's rule (stride 1, Cout == C)."""
+    if residual is None:
+        return stride == (1, 1) and cout == c
+    if not isinstance(residual, (bool, np.bool_)):
+        raise ValueError(f"residual must be None, True or False, got {residual!r}")
+    return bool(residual)
+
+
+def groups_of(groups: Any, c: int, source: str) -> int:
+    """conv2d's groups as an int dividing the c input channels, or ValueError."""
     if not is_int(groups) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
     if c % groups != 0:
-        raise ValueError(f"groups = {groups} must divide the {c} channels of x {x4_shape}")
+        raise ValueError(f"groups = {groups} must divide the C = {c} input channels (from "
+                         f"{source})")
     return int(groups)
 
 
-def conv_weight_check(weight_shape: Tuple[int, ...], c: int, groups: int,
-                      x4_shape: Tuple[int, ...], layout: str) -> None:
+def conv_weight_check(weight_shape: Tuple[int, ...], c: int, groups: int, source: str) -> None:
     """conv2d: the weight must be (Cout, Cin/groups, KH, KW) with Cout a multiple of groups."""
     w = tuple(weight_shape)
     if len(w) != 4 or w[1] != c // groups or w[0] % groups != 0 or w[0] == 0:
         raise ValueError(
             f"weight must have shape (Cout, Cin/groups, KH, KW) = (k*{groups}, {c // groups}, KH, "
-            f"KW) for x {x4_shape} ({layout}) and groups = {groups}, got {w}")
+            f"KW) for C = {c} input channels (from {source}) and groups = {groups}, got {w}")
     _nonzero(w, "weight")
 
 

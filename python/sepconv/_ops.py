@@ -44,7 +44,7 @@ def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     x4, unbatched = _args.activation_input(x, layout)
     c = _args.channels(x4.shape, layout)
     weight = _args.float32_array(weight, "weight")
-    m = _args.depthwise_multiplier(weight.shape, c, x4.shape, layout, "weight")
+    m = _args.depthwise_multiplier(weight.shape, c, _args.x_source(x4.shape, layout), "weight")
     bias = _args.bias_array(bias, "bias", weight.shape[0])
     activation = _args.activation_name(activation, "activation")
     y = _core.depthwise_conv2d(
@@ -77,7 +77,7 @@ def pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarra
     x4, unbatched = _args.activation_input(x, layout)
     c = _args.channels(x4.shape, layout)
     weight = _args.float32_array(weight, "weight")
-    w2 = weight.reshape(_args.pointwise_on_x(weight.shape, c, x4.shape, layout))
+    w2 = weight.reshape(_args.pointwise_on_x(weight.shape, c, _args.x_source(x4.shape, layout)))
     bias = _args.bias_array(bias, "bias", w2.shape[0])
     activation = _args.activation_name(activation, "activation")
     y = _core.pointwise_conv2d(x4, w2, bias, out_channels=w2.shape[0], layout=layout,
@@ -114,7 +114,8 @@ def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray, pointwise_weig
     x4, unbatched = _args.activation_input(x, layout)
     c = _args.channels(x4.shape, layout)
     dw = _args.float32_array(depthwise_weight, "depthwise_weight")
-    m = _args.depthwise_multiplier(dw.shape, c, x4.shape, layout, "depthwise_weight")
+    m = _args.depthwise_multiplier(dw.shape, c, _args.x_source(x4.shape, layout),
+                                   "depthwise_weight")
     pw = _args.float32_array(pointwise_weight, "pointwise_weight")
     pw = pw.reshape(_args.pointwise_on_depthwise(pw.shape, dw.shape))
     dbias = _args.bias_array(depthwise_bias, "depthwise_bias", dw.shape[0])
@@ -153,9 +154,9 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     layout = _args.layout_of(layout)
     x4, unbatched = _args.activation_input(x, layout)
     c = _args.channels(x4.shape, layout)
-    groups = _args.groups_of(groups, c, x4.shape)
+    groups = _args.groups_of(groups, c, _args.x_source(x4.shape, layout))
     weight = _args.float32_array(weight, "weight")
-    _args.conv_weight_check(weight.shape, c, groups, x4.shape, layout)
+    _args.conv_weight_check(weight.shape, c, groups, _args.x_source(x4.shape, layout))
     bias = _args.bias_array(bias, "bias", weight.shape[0])
     activation = _args.activation_name(activation, "activation")
     y = _core.conv2d(
@@ -163,4 +164,64 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
         groups=groups, stride=_args.pair("stride", stride), padding=_args.padding4(padding),
         dilation=_args.pair("dilation", dilation), layout=layout, activation=activation,
         out=_args.output_view(out, unbatched))
+    return _finish(y, out, unbatched)
+
+
+def inverted_residual(x: np.ndarray, expand_weight: Optional[np.ndarray],
+                      depthwise_weight: np.ndarray, project_weight: np.ndarray,
+                      expand_bias: Optional[np.ndarray] = None,
+                      depthwise_bias: Optional[np.ndarray] = None,
+                      project_bias: Optional[np.ndarray] = None, *, stride: Pair = 1,
+                      padding: Any = None, dilation: Pair = 1, activation: Optional[str] = "relu6",
+                      residual: Optional[bool] = None, layout: str = "NCHW",
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
+    """MobileNetV2's inverted residual block, fused: expand 1x1 -> depthwise KxK -> project 1x1.
+
+    y = project(act(depthwise(act(expand(x) + expand_bias)) + depthwise_bias)) + project_bias [+ x]
+
+    Shapes (NCHW; NHWC puts C last):
+      x                 (N, C, H, W) or unbatched (C, H, W), float32
+      expand_weight     (Ce, C, 1, 1) or (Ce, C); None for blocks without expansion (Ce = C)
+      depthwise_weight  (Ce, 1, KH, KW)
+      project_weight    (Cout, Ce, 1, 1) or (Cout, Ce)
+      biases            (Ce,), (Ce,), (Cout,) or None (fold BatchNorm into weights and biases)
+      returns           (N, Cout, OH, OW), OH/OW as in depthwise_conv2d
+
+    ``padding`` defaults to (K - 1) // 2 * dilation on each side, as in torchvision's MobileNetV2.
+    ``activation`` follows the expand and the depthwise stage (the projection is linear).
+    ``residual`` adds x to the output; None means "when stride is 1 and Cout == C", torchvision's
+    rule. Large blocks run fused (the expanded tensor never goes to memory); see
+    ``sepconv._core.set_fusion``.
+
+    Example:
+      >>> import numpy as np, sepconv
+      >>> x = np.ones((1, 24, 56, 56), np.float32)
+      >>> e = np.ones((144, 24), np.float32); d = np.ones((144, 1, 3, 3), np.float32)
+      >>> p = np.ones((24, 144), np.float32)
+      >>> sepconv.inverted_residual(x, e, d, p).shape
+      (1, 24, 56, 56)
+    """
+    layout = _args.layout_of(layout)
+    x4, unbatched = _args.activation_input(x, layout)
+    c = _args.channels(x4.shape, layout)
+    ew = None if expand_weight is None else _args.float32_array(expand_weight, "expand_weight")
+    dw = _args.float32_array(depthwise_weight, "depthwise_weight")
+    pw = _args.float32_array(project_weight, "project_weight")
+    ce, cout = _args.inverted_residual_channels(None if ew is None else ew.shape, dw.shape,
+                                                pw.shape, c, _args.x_source(x4.shape, layout))
+    if ew is None and expand_bias is not None:
+        raise ValueError("expand_bias must be None when expand_weight is None")
+    kernel = (dw.shape[2], dw.shape[3])
+    stride, dilation = _args.pair("stride", stride), _args.pair("dilation", dilation)
+    padding = (_args.centred_padding(kernel, dilation) if padding is None
+               else _args.padding4(padding))
+    y = _core.inverted_residual(
+        x4, None if ew is None else ew.reshape(ce, c), dw, pw.reshape(cout, ce),
+        _args.bias_array(expand_bias, "expand_bias", ce),
+        _args.bias_array(depthwise_bias, "depthwise_bias", ce),
+        _args.bias_array(project_bias, "project_bias", cout), kernel=kernel,
+        expanded_channels=ce, out_channels=cout, stride=stride, padding=padding,
+        dilation=dilation, layout=layout,
+        activation=_args.activation_name(activation, "activation"),
+        residual=_args.residual_flag(residual, stride, c, cout), out=_args.output_view(out, unbatched))
     return _finish(y, out, unbatched)

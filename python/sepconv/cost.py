@@ -157,7 +157,7 @@ def depthwise_conv2d(x_shape: Shape, weight_shape: Shape, bias: bool = False, *,
     layout = _args.layout_of(layout)
     n, c, hw, x4, unbatched = _x_dims(x_shape, layout)
     w = _shape(weight_shape, "weight_shape")
-    _args.depthwise_multiplier(w, c, x4, layout, "weight")
+    _args.depthwise_multiplier(w, c, _args.x_source(x4, layout), "weight")
     bias = _bias(bias, "bias")
     activation = _args.activation_name(activation, "activation")
     oh, ow, _ = _args.geometry(hw, w[2:], stride, padding, dilation)
@@ -186,7 +186,8 @@ def pointwise_conv2d(x_shape: Shape, weight_shape: Shape, bias: bool = False, *,
     """
     layout = _args.layout_of(layout)
     n, c, hw, x4, unbatched = _x_dims(x_shape, layout)
-    cout, cin = _args.pointwise_on_x(_shape(weight_shape, "weight_shape"), c, x4, layout)
+    cout, cin = _args.pointwise_on_x(_shape(weight_shape, "weight_shape"), c,
+                                      _args.x_source(x4, layout))
     bias = _bias(bias, "bias")
     activation = _args.activation_name(activation, "activation")
     oh, ow, _ = _args.geometry(hw, 1)
@@ -225,7 +226,7 @@ def separable_conv2d(x_shape: Shape, depthwise_weight_shape: Shape, pointwise_we
     layout = _args.layout_of(layout)
     n, c, hw, x4, unbatched = _x_dims(x_shape, layout)
     dw = _shape(depthwise_weight_shape, "depthwise_weight_shape")
-    _args.depthwise_multiplier(dw, c, x4, layout, "depthwise_weight")
+    _args.depthwise_multiplier(dw, c, _args.x_source(x4, layout), "depthwise_weight")
     cout, cmid = _args.pointwise_on_depthwise(
         _shape(pointwise_weight_shape, "pointwise_weight_shape"), dw)
     dbias = _bias(depthwise_bias, "depthwise_bias")
@@ -263,9 +264,9 @@ def conv2d(x_shape: Shape, weight_shape: Shape, bias: bool = False, *, stride: P
     """
     layout = _args.layout_of(layout)
     n, c, hw, x4, unbatched = _x_dims(x_shape, layout)
-    groups = _args.groups_of(groups, c, x4)
+    groups = _args.groups_of(groups, c, _args.x_source(x4, layout))
     w = _shape(weight_shape, "weight_shape")
-    _args.conv_weight_check(w, c, groups, x4, layout)
+    _args.conv_weight_check(w, c, groups, _args.x_source(x4, layout))
     bias = _bias(bias, "bias")
     activation = _args.activation_name(activation, "activation")
     oh, ow, _ = _args.geometry(hw, w[2:], stride, padding, dilation)

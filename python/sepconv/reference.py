@@ -391,6 +391,30 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
                             activation=activation)
 
 
+def inverted_residual(x, expand_weight, depthwise_weight, project_weight, expand_bias=None,
+                      depthwise_bias=None, project_bias=None, *, stride=1, padding, dilation=1,
+                      activation="relu6", residual, layout="NCHW"):
+    """MobileNetV2's inverted residual block, float64 (no rounding between the stages).
+
+    ``y = project(act(depthwise(act(expand(x))))) [+ x]``; expand_weight None skips the
+    expansion. padding and residual are explicit here (the package derives defaults).
+
+    Example
+    -------
+    >>> x = np.ones((1, 2, 5, 5))
+    >>> inverted_residual(x, np.ones((6, 2)), np.ones((6, 1, 3, 3)), np.ones((2, 6)),
+    ...                   padding=1, residual=True).shape
+    (1, 2, 5, 5)
+    """
+    h = x
+    if expand_weight is not None:
+        h = pointwise_conv2d(x, expand_weight, expand_bias, layout=layout, activation=activation)
+    h = depthwise_conv2d(h, depthwise_weight, depthwise_bias, stride=stride, padding=padding,
+                         dilation=dilation, layout=layout, activation=activation)
+    y = pointwise_conv2d(h, project_weight, project_bias, layout=layout)
+    return y + np.asarray(x, dtype=np.float64) if residual else y
+
+
 def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, layout="NCHW",
            activation=None):
     """Standard (grouped) 2-D convolution, float64.

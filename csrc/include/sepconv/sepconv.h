@@ -84,6 +84,23 @@ struct Conv2dDesc {
   Activation activation = Activation::None;
 };
 
+// MobileNetV2's inverted residual block:
+//   y = project(act(depthwise(act(expand(x))))) [+ x]
+// expand and project are pointwise convolutions (expand: Cin -> expanded_channels, project:
+// expanded_channels -> out_channels, no activation), depthwise has multiplier 1. Without expand
+// (MobileNetV2's t = 1 blocks) expanded_channels must equal in_channels and the block starts at
+// the depthwise stage. residual adds x to the output, so the output must have x's shape.
+struct InvertedResidualDesc {
+  Layout layout = Layout::NCHW;
+  int64_t batch = 1, in_channels = 1, in_h = 1, in_w = 1;
+  bool expand = true;
+  int64_t expanded_channels = 1;
+  int64_t out_channels = 1;
+  Window window;  // of the depthwise stage
+  Activation activation = Activation::ReLU6;  // after expand and after depthwise
+  bool residual = false;
+};
+
 // Output shape in the descriptor's layout order ((N, C, H, W) or (N, H, W, C)); validates.
 struct Shape4 {
   int64_t dim[4];
@@ -93,6 +110,7 @@ Shape4 output_shape(const DepthwiseConv2dDesc& desc);
 Shape4 output_shape(const PointwiseConv2dDesc& desc);
 Shape4 output_shape(const SeparableConv2dDesc& desc);
 Shape4 output_shape(const Conv2dDesc& desc);
+Shape4 output_shape(const InvertedResidualDesc& desc);
 
 // y = act(conv(x, weight) + bias). bias may be null. y must not overlap x, weight or bias.
 void depthwise_conv2d(const DepthwiseConv2dDesc& desc, const float* x, const float* weight,
@@ -104,10 +122,16 @@ void separable_conv2d(const SeparableConv2dDesc& desc, const float* x,
                       const float* depthwise_bias, const float* pointwise_bias, float* y);
 void conv2d(const Conv2dDesc& desc, const float* x, const float* weight, const float* bias,
             float* y);
+// expand_weight (expanded_channels, in_channels) must be null without expand; biases may be null.
+void inverted_residual(const InvertedResidualDesc& desc, const float* x, const float* expand_weight,
+                       const float* expand_bias, const float* depthwise_weight,
+                       const float* depthwise_bias, const float* project_weight,
+                       const float* project_bias, float* y);
 
-// Whether separable_conv2d fuses its stages (a band of the depthwise result at a time, kept in
-// cache): by its size rule (Auto: when the intermediate exceeds half of L2), Always or Never. A
-// tuning and testing knob; the results agree either way up to float rounding.
+// Whether separable_conv2d and inverted_residual fuse their stages (a band of the intermediate at a
+// time, kept in cache): by their size rule (Auto: when the intermediate per image exceeds half of
+// L2), Always or Never. A tuning and testing knob; the results agree either way up to float
+// rounding.
 enum class Fusion : int { Auto = 0, Always, Never };
 void set_separable_fusion(Fusion fusion);
 Fusion separable_fusion();

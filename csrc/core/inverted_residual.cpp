@@ -1,0 +1,192 @@
+// Inverted residual operator (MobileNetV2): expand -> depthwise -> project [+ x].
+//
+// Fused, each task walks down a range of output rows of one image in bands. For a band it needs the
+// expanded rows under the depthwise window; those it already computed for the previous band (the
+// window's overlap) are moved to the front of its buffer and only the new ones are expanded, so no
+// pixel is expanded twice within a task. The depthwise band goes straight into the projection GEMM
+// and the residual is added while the output rows are still in cache.
+#include <algorithm>
+#include <cstring>
+
+#include "core/buffer.h"
+#include "core/check.h"
+#include "core/operators.h"
+#include "core/parallel.h"
+
+namespace sepconv {
+namespace detail {
+
+namespace {
+
+// A task's expanded rows plus its depthwise band: 256 KiB, half of a 512 KiB L2 (the other half
+// holds the expand and project weight panels and the input rows).
+constexpr int64_t kBufferFloats = int64_t(1) << 16;
+
+std::optional<PointwiseOp> expansion_op(const InvertedResidualPlan& r, const float* weight,
+                                        const float* bias) {
+  if (!r.expand) return std::nullopt;
+  return PointwiseOp(r.expansion, weight, bias);
+}
+
+}  // namespace
+
+InvertedResidualOp::InvertedResidualOp(const InvertedResidualPlan& r, const float* expand_weight,
+                                       const float* expand_bias, const float* depthwise_weight,
+                                       const float* depthwise_bias, const float* project_weight,
+                                       const float* project_bias)
+    : InvertedResidualOp(expansion_op(r, expand_weight, expand_bias),
+                         DepthwiseOp(r.depthwise, depthwise_weight, depthwise_bias),
+                         PointwiseOp(r.projection, project_weight, project_bias), r) {}
+
+InvertedResidualOp::InvertedResidualOp(std::optional<PointwiseOp> expand, DepthwiseOp dw,
+                                       PointwiseOp project, const InvertedResidualPlan& r)
+    : expand_(std::move(expand)), dw_(std::move(dw)), project_(std::move(project)), plan_(r) {
+  const ConvPlan& d = r.depthwise;
+  const Geometry& g = d.geometry;
+  const Window& w = d.window;
+  // Band of R output rows: (R - 1) * stride + eff_h expanded rows of in_w * Ce floats, and R
+  // depthwise rows of out_w * Ce floats.
+  const int64_t eff_h = (w.kernel_h - 1) * w.dilation_h + 1;
+  const int64_t budget = kBufferFloats / d.in_channels - std::max<int64_t>(0, eff_h - w.stride_h) * g.in_w;
+  band_rows_ = std::clamp<int64_t>(budget / (w.stride_h * g.in_w + g.out_w), 1, dw_.max_band_rows());
+  fused_ = fuse_stages(d.in_pixels() * d.in_channels);
+}
+
+InvertedResidualOp InvertedResidualOp::for_plan(const InvertedResidualPlan& r) const {
+  std::optional<PointwiseOp> expand;
+  if (expand_) expand = expand_->for_plan(r.expansion);
+  return InvertedResidualOp(std::move(expand), dw_.for_plan(r.depthwise),
+                            project_.for_plan(r.projection), r);
+}
+
+void InvertedResidualOp::unfused(const float* x, float* y) const {
+  const Scratch expanded = alloc_scratch(expand_ ? plan_.expansion.y_count : 0);
+  const Scratch depthwise = alloc_scratch(plan_.depthwise.y_count);
+  if (expand_) (*expand_)(x, expanded.get());
+  dw_(expand_ ? expanded.get() : x, depthwise.get());
+  project_(depthwise.get(), y);
+  if (plan_.residual) {
+    const int64_t n = plan_.projection.y_count;
+    parallel_for(ceil_div(n, kBufferFloats), [&](int64_t task, int) {
+      const int64_t begin = task * kBufferFloats, end = std::min(n, begin + kBufferFloats);
+      for (int64_t i = begin; i < end; ++i) y[i] += x[i];
+    });
+  }
+}
+
+void InvertedResidualOp::operator()(const float* x, float* y) const {
+  const ConvPlan& d = plan_.depthwise;
+  const Geometry& g = d.geometry;
+  if (!fused_) return unfused(x, y);
+
+  const bool nhwc = d.layout == Layout::NHWC;
+  const int64_t ce = d.in_channels, cout = plan_.projection.out_channels;
+  const int64_t cin = expand_ ? plan_.expansion.in_channels : ce;
+  const int64_t rows = band_rows_;
+  const int64_t threads = get_num_threads();
+  const int64_t chunk = block_size_for(g.out_h, d.batch, threads, rows);
+  const int64_t chunks = ceil_div(g.out_h, chunk);
+  // The expanded rows of a band: at most `capacity` rows, one plane of them per channel in NCHW.
+  const Window& w = d.window;
+  const int64_t capacity = std::min(g.in_h, (rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
+  const int64_t expanded_floats = expand_ ? capacity * g.in_w * ce : 0;
+  const int64_t band_floats = rows * g.out_w * ce;
+  const int64_t dw_scratch = dw_.scratch_floats(rows);
+  const int64_t gemm_ws = std::max(expand_ ? expand_->workspace_floats(capacity * g.in_w) : 0,
+                                   project_.workspace_floats(rows * g.out_w));
+  const int64_t per_thread = expanded_floats + band_floats + dw_scratch + gemm_ws;
+  const Scratch scratch = alloc_scratch(per_thread * threads);
+  const int64_t in_pixels = d.in_pixels(), out_pixels = d.out_pixels();
+  const int64_t x_row = nhwc ? g.in_w * cin : g.in_w;     // floats from one input row to the next
+  const int64_t e_row = nhwc ? g.in_w * ce : g.in_w;      // same in the expanded buffer
+  const int64_t e_plane = capacity * g.in_w;              // NCHW: expanded buffer's plane stride
+  const int64_t y_row = nhwc ? g.out_w * cout : g.out_w;
+
+  parallel_for(d.batch * chunks, [&](int64_t task, int thread) {
+    const int64_t n = task / chunks;
+    const int64_t oh_begin = task % chunks * chunk, oh_end = std::min(g.out_h, oh_begin + chunk);
+    const float* x_image = x + n * in_pixels * cin;
+    float* y_image = y + n * out_pixels * cout;
+    float* expanded = scratch.get() + thread * per_thread;
+    float* band = expanded + expanded_floats;
+    float* dw_ws = band + band_floats;
+    float* ws = dw_ws + dw_scratch;
+    int64_t have_begin = 0, have_end = 0;  // expanded input rows in the buffer
+    for (int64_t oh0 = oh_begin; oh0 < oh_end; oh0 += rows) {
+      const int64_t oh1 = std::min(oh_end, oh0 + rows);
+      const auto [r0, r1] = dw_.input_rows(oh0, oh1);
+      const float* dw_in = x_image + r0 * x_row;
+      int64_t dw_plane = in_pixels;
+      if (expand_) {
+        // Keep the rows [r0, have_end) of the previous band, expand the rest.
+        const int64_t kept = std::max<int64_t>(0, have_end - std::max(r0, have_begin));
+        if (kept > 0 && r0 > have_begin) {
+          const int64_t shift = (r0 - have_begin) * e_row, count = kept * e_row;
+          for (int64_t c = 0; c < (nhwc ? 1 : ce); ++c) {
+            float* plane = expanded + c * e_plane;
+            std::memmove(plane, plane + shift, static_cast<size_t>(count) * sizeof(float));
+          }
+        }
+        const int64_t from = r0 + kept;
+        if (from < r1) {
+          expand_->block(x_image + from * x_row, (r1 - from) * g.in_w, nhwc ? cin : in_pixels,
+                         expanded + kept * e_row, nhwc ? ce : e_plane, ws);
+        }
+        have_begin = r0;
+        have_end = r1;
+        dw_in = expanded;
+        dw_plane = e_plane;
+      }
+      const int64_t band_pixels = (oh1 - oh0) * g.out_w;
+      dw_.band(dw_in, dw_plane, oh0, oh1, 0, dw_.tiles(), band, band_pixels, dw_ws);
+      float* y_rows = y_image + oh0 * y_row;
+      project_.block(band, band_pixels, nhwc ? ce : band_pixels, y_rows, nhwc ? cout : out_pixels,
+                     ws);
+      if (plan_.residual) {  // output rows = input rows here (stride 1, same size)
+        const float* x_rows = x_image + oh0 * x_row;
+        for (int64_t c = 0; c < (nhwc ? 1 : cout); ++c) {
+          const int64_t offset = c * out_pixels, count = nhwc ? band_pixels * cout : band_pixels;
+          for (int64_t i = 0; i < count; ++i) y_rows[offset + i] += x_rows[offset + i];
+        }
+      }
+    }
+  });
+}
+
+void require_expansion(const InvertedResidualPlan& r, const float* weight, const float* bias) {
+  if (r.expand) {
+    require_pointer(weight, "expand_weight");
+  } else if (weight != nullptr || bias != nullptr) {
+    fail("expand_weight and expand_bias must be null without an expand stage");
+  }
+}
+
+}  // namespace detail
+
+void inverted_residual(const InvertedResidualDesc& desc, const float* x, const float* expand_weight,
+                       const float* expand_bias, const float* depthwise_weight,
+                       const float* depthwise_bias, const float* project_weight,
+                       const float* project_bias, float* y) {
+  const InvertedResidualPlan r = plan(desc);
+  const ConvPlan& dw = r.depthwise;
+  const ConvPlan& pr = r.projection;
+  detail::require_pointer(x, "x");
+  detail::require_expansion(r, expand_weight, expand_bias);
+  detail::require_pointer(depthwise_weight, "depthwise_weight");
+  detail::require_pointer(project_weight, "project_weight");
+  detail::require_pointer(y, "out");
+  const int64_t x_count = r.expand ? r.expansion.x_count : dw.x_count;
+  detail::require_disjoint(y, pr.y_count, x, x_count, "x");
+  if (r.expand) {
+    detail::require_disjoint(y, pr.y_count, expand_weight, r.expansion.weight_count, "expand_weight");
+    detail::require_disjoint(y, pr.y_count, expand_bias, r.expansion.out_channels, "expand_bias");
+  }
+  detail::require_disjoint(y, pr.y_count, depthwise_weight, dw.weight_count, "depthwise_weight");
+  detail::require_disjoint(y, pr.y_count, depthwise_bias, dw.out_channels, "depthwise_bias");
+  detail::require_disjoint(y, pr.y_count, project_weight, pr.weight_count, "project_weight");
+  detail::require_disjoint(y, pr.y_count, project_bias, pr.out_channels, "project_bias");
+  detail::InvertedResidualOp(r, expand_weight, expand_bias, depthwise_weight, depthwise_bias,
+                             project_weight, project_bias)(x, y);
+}
+
+}  // namespace sepconv

@@ -1,0 +1,148 @@
+// Prepacked layers: a packed operator built once, rebound to each call's input size.
+#include "sepconv/layers.h"
+
+#include <string>
+
+#include "core/check.h"
+#include "core/operators.h"
+
+namespace sepconv {
+
+template <>
+struct Layer<DepthwiseConv2dDesc>::Op {
+  detail::DepthwiseOp op;
+};
+template <>
+struct Layer<PointwiseConv2dDesc>::Op {
+  detail::PointwiseOp op;
+};
+template <>
+struct Layer<SeparableConv2dDesc>::Op {
+  detail::SeparableOp op;
+};
+template <>
+struct Layer<Conv2dDesc>::Op {
+  detail::Conv2dOp op;
+};
+template <>
+struct Layer<InvertedResidualDesc>::Op {
+  detail::InvertedResidualOp op;
+};
+
+namespace {
+
+// (N, C, H, W) of x_shape in `layout`, C checked against the layer's channels.
+struct Input {
+  int64_t batch, channels, h, w;
+};
+
+Input input_of(Layout layout, const Shape4& s, int64_t channels) {
+  const Input in = layout == Layout::NHWC ? Input{s.dim[0], s.dim[3], s.dim[1], s.dim[2]}
+                                          : Input{s.dim[0], s.dim[1], s.dim[2], s.dim[3]};
+  if (in.channels != channels) {
+    detail::fail("x has shape ", detail::shape_str({s.dim[0], s.dim[1], s.dim[2], s.dim[3]}), " (",
+                 layout == Layout::NHWC ? "NHWC" : "NCHW", ") with ", in.channels,
+                 " channels, the layer expects ", channels);
+  }
+  return in;
+}
+
+DepthwiseConv2dDesc with_input(DepthwiseConv2dDesc d, const Shape4& s) {
+  const Input in = input_of(d.layout, s, d.channels);
+  d.batch = in.batch, d.in_h = in.h, d.in_w = in.w;
+  return d;
+}
+PointwiseConv2dDesc with_input(PointwiseConv2dDesc d, const Shape4& s) {
+  const Input in = input_of(d.layout, s, d.in_channels);
+  d.batch = in.batch, d.height = in.h, d.width = in.w;
+  return d;
+}
+template <class Desc>  // separable, conv2d and inverted residual name their fields alike
+Desc with_input(Desc d, const Shape4& s) {
+  const Input in = input_of(d.layout, s, d.in_channels);
+  d.batch = in.batch, d.in_h = in.h, d.in_w = in.w;
+  return d;
+}
+
+// Element counts of x and y under a plan.
+int64_t x_count(const ConvPlan& p) { return p.x_count; }
+int64_t y_count(const ConvPlan& p) { return p.y_count; }
+Shape4 y_shape(const ConvPlan& p) { return p.output_shape(); }
+int64_t x_count(const SeparablePlan& s) { return s.depthwise.x_count; }
+int64_t y_count(const SeparablePlan& s) { return s.pointwise.y_count; }
+Shape4 y_shape(const SeparablePlan& s) { return s.pointwise.output_shape(); }
+int64_t x_count(const InvertedResidualPlan& r) {
+  return r.expand ? r.expansion.x_count : r.depthwise.x_count;
+}
+int64_t y_count(const InvertedResidualPlan& r) { return r.projection.y_count; }
+Shape4 y_shape(const InvertedResidualPlan& r) { return r.projection.output_shape(); }
+
+// Weights are read once, here; a null required weight is an error before anything is read.
+const float* required(const float* p, const char* name) {
+  detail::require_pointer(p, name);
+  return p;
+}
+
+const InvertedResidualPlan& expansion_checked(const InvertedResidualPlan& r, const float* weight,
+                                             const float* bias) {
+  detail::require_expansion(r, weight, bias);
+  return r;
+}
+
+}  // namespace
+
+template <class Desc>
+Layer<Desc>::Layer(const Desc& desc, std::shared_ptr<const Op> op)
+    : desc_(desc), op_(std::move(op)), isa_(active_isa()) {}
+
+template <class Desc>
+Shape4 Layer<Desc>::output_shape(const Shape4& x_shape) const {
+  return y_shape(plan(with_input(desc_, x_shape)));
+}
+
+template <class Desc>
+void Layer<Desc>::operator()(const Shape4& x_shape, const float* x, float* y) const {
+  const auto p = plan(with_input(desc_, x_shape));
+  detail::require_pointer(x, "x");
+  detail::require_pointer(y, "out");
+  detail::require_disjoint(y, y_count(p), x, x_count(p), "x");
+  op_->op.for_plan(p)(x, y);
+}
+
+template class Layer<DepthwiseConv2dDesc>;
+template class Layer<PointwiseConv2dDesc>;
+template class Layer<SeparableConv2dDesc>;
+template class Layer<Conv2dDesc>;
+template class Layer<InvertedResidualDesc>;
+
+DepthwiseConv2d::DepthwiseConv2d(const DepthwiseConv2dDesc& desc, const float* weight,
+                                 const float* bias)
+    : Layer(desc, std::make_shared<const Op>(
+                      Op{detail::DepthwiseOp(plan(desc), required(weight, "weight"), bias)})) {}
+
+PointwiseConv2d::PointwiseConv2d(const PointwiseConv2dDesc& desc, const float* weight,
+                                 const float* bias)
+    : Layer(desc, std::make_shared<const Op>(
+                      Op{detail::PointwiseOp(plan(desc), required(weight, "weight"), bias)})) {}
+
+SeparableConv2d::SeparableConv2d(const SeparableConv2dDesc& desc, const float* depthwise_weight,
+                                 const float* pointwise_weight, const float* depthwise_bias,
+                                 const float* pointwise_bias)
+    : Layer(desc, std::make_shared<const Op>(Op{detail::SeparableOp(
+                      plan(desc), required(depthwise_weight, "depthwise_weight"), depthwise_bias,
+                      required(pointwise_weight, "pointwise_weight"), pointwise_bias)})) {}
+
+Conv2d::Conv2d(const Conv2dDesc& desc, const float* weight, const float* bias)
+    : Layer(desc, std::make_shared<const Op>(
+                      Op{detail::Conv2dOp(plan(desc), required(weight, "weight"), bias)})) {}
+
+InvertedResidual::InvertedResidual(const InvertedResidualDesc& desc, const float* expand_weight,
+                                   const float* expand_bias, const float* depthwise_weight,
+                                   const float* depthwise_bias, const float* project_weight,
+                                   const float* project_bias)
+    : Layer(desc, std::make_shared<const Op>(Op{detail::InvertedResidualOp(
+                      expansion_checked(plan(desc), expand_weight, expand_bias), expand_weight,
+                      expand_bias, required(depthwise_weight, "depthwise_weight"), depthwise_bias,
+                      required(project_weight, "project_weight"), project_bias)})) {}
+
+}  // namespace sepconv
