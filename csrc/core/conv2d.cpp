@@ -168,7 +168,7 @@ void Conv2dOp::operator()(const float* x, float* y) const {
     const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
     const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
     const Scratch workspace = alloc_scratch(threads * ws_floats);
-    parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
+    parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
       const int64_t n = task / (p.groups * blocks);
       const int64_t grp = (task / blocks) % p.groups;
       const int64_t p0 = (task % blocks) * block;
@@ -200,7 +200,7 @@ void Conv2dOp::operator()(const float* x, float* y) const {
 
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
   const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
-  parallel_for(p.batch * p.groups * blocks, [&](int64_t task, int thread) {
+  parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
     const int64_t n = task / (p.groups * blocks);
     const int64_t grp = (task / blocks) % p.groups;
     const int64_t p0 = (task % blocks) * block;

@@ -193,8 +193,9 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const int64_t x_image = p.in_pixels() * p.in_channels;
   const int64_t y_image = p.out_pixels() * p.out_channels;
   const bool nhwc = p.layout == Layout::NHWC;
+  const int64_t work = p.y_count * p.window.kernel_h * p.window.kernel_w;
 
-  parallel_for(p.batch * bands * tile_groups, [&](int64_t task, int thread) {
+  parallel_for(p.batch * bands * tile_groups, work, [&](int64_t task, int thread) {
     const int64_t n = task / (bands * tile_groups);
     const int64_t oh0 = (task / tile_groups) % bands * rows;
     const int64_t oh1 = std::min(g.out_h, oh0 + rows);

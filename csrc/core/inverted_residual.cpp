@@ -67,7 +67,7 @@ void InvertedResidualOp::unfused(const float* x, float* y) const {
   project_(depthwise.get(), y);
   if (plan_.residual) {
     const int64_t n = plan_.projection.y_count;
-    parallel_for(ceil_div(n, kBufferFloats), [&](int64_t task, int) {
+    parallel_for(ceil_div(n, kBufferFloats), n, [&](int64_t task, int) {
       const int64_t begin = task * kBufferFloats, end = std::min(n, begin + kBufferFloats);
       for (int64_t i = begin; i < end; ++i) y[i] += x[i];
     });
@@ -101,8 +101,10 @@ void InvertedResidualOp::operator()(const float* x, float* y) const {
   const int64_t e_row = nhwc ? g.in_w * ce : g.in_w;      // same in the expanded buffer
   const int64_t e_plane = capacity * g.in_w;              // NCHW: expanded buffer's plane stride
   const int64_t y_row = nhwc ? g.out_w * cout : g.out_w;
+  const int64_t work = (expand_ ? plan_.expansion.y_count * cin : 0) +
+                       d.y_count * w.kernel_h * w.kernel_w + plan_.projection.y_count * ce;
 
-  parallel_for(d.batch * chunks, [&](int64_t task, int thread) {
+  parallel_for(d.batch * chunks, work, [&](int64_t task, int thread) {
     const int64_t n = task / chunks;
     const int64_t oh_begin = task % chunks * chunk, oh_end = std::min(g.out_h, oh_begin + chunk);
     const float* x_image = x + n * in_pixels * cin;

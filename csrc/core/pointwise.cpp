@@ -117,7 +117,7 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   const int64_t ws_floats = workspace_floats(blk.nb);
   const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
-  parallel_for(gemms * per_gemm, [&](int64_t task, int thread) {
+  parallel_for(gemms * per_gemm, p.y_count * cin, [&](int64_t task, int thread) {
     const int64_t g = task / per_gemm;
     const int64_t m0 = (task % per_gemm) / blk.n_blocks * blk.mb;
     const int64_t n0 = (task % blk.n_blocks) * blk.nb;

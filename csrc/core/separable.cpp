@@ -72,8 +72,10 @@ void SeparableOp::operator()(const float* x, float* y) const {
   const int64_t cm = d.out_channels, cout = plan_.pointwise.out_channels;
   const int64_t pixels = d.out_pixels();
   const bool nhwc = d.layout == Layout::NHWC;
+  const int64_t work = d.y_count * d.window.kernel_h * d.window.kernel_w +
+                       plan_.pointwise.y_count * cm;
 
-  parallel_for(d.batch * bands, [&](int64_t task, int thread) {
+  parallel_for(d.batch * bands, work, [&](int64_t task, int thread) {
     const int64_t n = task / bands;
     const int64_t oh0 = task % bands * rows;
     const int64_t oh1 = std::min(g.out_h, oh0 + rows);

@@ -61,9 +61,9 @@ import numpy as np
 import sepconv
 from sepconv import reference
 
-OPS = ("depthwise", "pointwise", "separable", "conv2d")
+OPS = ("depthwise", "pointwise", "separable", "conv2d", "inverted_residual")
 LAYOUTS = ("NCHW", "NHWC")
-PEERS = ("torch", "ort", "numpy", "unfused", "ref")
+PEERS = ("torch", "ort", "numpy", "unfused", "layer", "ref")
 # How long OpenBLAS / ONNX Runtime workers spin after a call before they sleep (with margin).
 BLAS_IDLE_SECONDS = 0.3
 REL_TOL = 1e-4
@@ -85,7 +85,8 @@ class Case:
     w: int
     k: int = 1
     stride: int = 1
-    cout: Optional[int] = None  # pointwise / separable / conv2d output channels
+    cout: Optional[int] = None  # pointwise / separable / conv2d / inverted_residual outputs
+    expand: Optional[int] = None  # inverted_residual: expanded channels (None: no expansion)
     dw_act: Optional[str] = None  # separable: activation after the depthwise stage
     source: str = ""
     quick: bool = False  # part of the --quick subset
@@ -101,6 +102,16 @@ class Case:
         oh = (self.h + 2 * self.pad - self.k) // self.stride + 1
         ow = (self.w + 2 * self.pad - self.k) // self.stride + 1
         return oh, ow
+
+    @property
+    def hidden(self) -> int:
+        """inverted_residual: the depthwise stage's channels."""
+        return self.expand or self.c
+
+    @property
+    def residual(self) -> bool:
+        """inverted_residual: x is added (stride 1, Cout == C; torchvision's rule)."""
+        return self.op == "inverted_residual" and self.stride == 1 and self.cout == self.c
 
     @property
     def out_channels(self) -> int:
@@ -133,6 +144,16 @@ CASES: Tuple[Case, ...] = (
          source="MobileNetV2"),
     Case("sep3x3_960to320_7", "separable", 960, 7, 7, 3, cout=320, dw_act="relu6",
          source="MobileNetV2", quick=True),
+    Case("ir_24x6_56", "inverted_residual", 24, 56, 56, 3, cout=24, expand=144,
+         source="MobileNetV2", quick=True),
+    Case("ir_16x6_112s2", "inverted_residual", 16, 112, 112, 3, 2, cout=24, expand=96,
+         source="MobileNetV2"),
+    Case("ir_64x6_14", "inverted_residual", 64, 14, 14, 3, cout=64, expand=384,
+         source="MobileNetV2"),
+    Case("ir_160x6_7", "inverted_residual", 160, 7, 7, 3, cout=160, expand=960,
+         source="MobileNetV2"),
+    Case("ir_32x1_112", "inverted_residual", 32, 112, 112, 3, cout=16, source="MobileNetV2 (t=1)"),
+    Case("tiny_dw3x3_c8_4", "depthwise", 8, 4, 4, 3, source="per-call overhead"),
     Case("conv3x3_64to64_56", "conv2d", 64, 56, 56, 3, cout=64, source="ResNet"),
     Case("conv3x3_144to24_56", "conv2d", 144, 56, 56, 3, cout=24, source="dense vs separable",
          quick=True),
@@ -174,6 +195,9 @@ def _weight_shapes(case: Case) -> Tuple[Tuple[int, ...], ...]:
         return ((case.cout, case.c, 1, 1),)
     if case.op == "separable":
         return ((case.c, 1, k, k), (case.cout, case.c, 1, 1))
+    if case.op == "inverted_residual":
+        expand = ((case.expand, case.c, 1, 1),) if case.expand else ()
+        return expand + ((case.hidden, 1, k, k), (case.cout, case.hidden, 1, 1))
     return ((case.cout, case.c, k, k),)
 
 
@@ -188,6 +212,9 @@ def _own_cost(case: Case, batch: int) -> Tuple[float, float]:
         macs = outs * case.c * case.cout
     elif case.op == "separable":
         macs = outs * case.c * (k2 + case.cout)
+    elif case.op == "inverted_residual":
+        macs = (batch * case.h * case.w * case.c * (case.expand or 0)
+                + outs * case.hidden * (k2 + case.cout))
     else:
         macs = outs * case.cout * case.c * k2
     weights = sum(math.prod(s) for s in _weight_shapes(case))
@@ -223,7 +250,7 @@ def _call_cost(fn: Callable, args: tuple, kwargs: dict, layout: str, x_shape_nch
 def case_cost(case: Case, batch: int, layout: str) -> Tuple[float, float, str]:
     """(flops, min_bytes, source) for one case; source is "sepconv.cost" or "bench"."""
     cost = _cost_module()
-    if cost is not None:
+    if cost is not None and case.op != "inverted_residual":  # the cost model has no block op
         xs_nchw = (batch, case.c, case.h, case.w)
         xs = _shape(batch, case.c, case.h, case.w, layout)
         ws = _weight_shapes(case)
@@ -278,6 +305,7 @@ def make_problem(case: Case, batch: int, layout: str, seed: int = 0) -> Problem:
     for s in _weight_shapes(case):
         fan_in = s[1] * s[2] * s[3]
         weights.append((rng.standard_normal(s, dtype=np.float32) / np.float32(math.sqrt(fan_in))))
+    weights = [w.reshape(w.shape[:2]) if w.shape[2:] == (1, 1) else w for w in weights]
     x = x_nchw if layout == "NCHW" else np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))
     return Problem(case, batch, layout, x, x_nchw, tuple(weights))
 
@@ -290,29 +318,66 @@ def ours(p: Problem) -> Impl:
         return Impl("ours", lambda: sepconv.depthwise_conv2d(
             x, w, stride=c.stride, padding=c.pad, layout=lay))
     if c.op == "pointwise":
-        w = p.weights[0].reshape(c.cout, c.c)
+        (w,) = p.weights
         return Impl("ours", lambda: sepconv.pointwise_conv2d(x, w, layout=lay))
     if c.op == "separable":
         dw, pw = p.weights
-        pw = pw.reshape(c.cout, c.c)
         return Impl("ours", lambda: sepconv.separable_conv2d(
             x, dw, pw, stride=c.stride, padding=c.pad, layout=lay,
             depthwise_activation=c.dw_act))
+    if c.op == "inverted_residual":
+        ew, dw, pw = _ir_weights(p)
+        return Impl("ours", lambda: sepconv.inverted_residual(
+            x, ew, dw, pw, stride=c.stride, padding=c.pad, layout=lay))
     (w,) = p.weights
     return Impl("ours", lambda: sepconv.conv2d(x, w, stride=c.stride, padding=c.pad, layout=lay))
 
 
+def _ir_weights(p: Problem) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """(expand or None, depthwise, project) weights of an inverted_residual problem."""
+    return ((None,) + p.weights) if p.case.expand is None else p.weights
+
+
 def _unfused_peer(p: Problem) -> Optional[Impl]:
-    """sepconv's own two passes (depthwise_conv2d, then pointwise_conv2d): what fusion saves."""
+    """sepconv's own ops one after another: what fusion saves (separable: depthwise_conv2d then
+    pointwise_conv2d; inverted residual: pointwise, depthwise, pointwise, then x added)."""
     c, x, lay = p.case, p.x, p.layout
+    if c.op == "inverted_residual":
+        ew, dw, pw = _ir_weights(p)
+
+        def three_ops():
+            h = x if ew is None else sepconv.pointwise_conv2d(x, ew, layout=lay,
+                                                              activation="relu6")
+            h = sepconv.depthwise_conv2d(h, dw, stride=c.stride, padding=c.pad, layout=lay,
+                                         activation="relu6")
+            y = sepconv.pointwise_conv2d(h, pw, layout=lay)
+            return np.add(y, x, out=y) if c.residual else y
+        return Impl("unfused", three_ops, note="sepconv pointwise, depthwise, pointwise [+ x]")
     if c.op != "separable":
         return None
     dw, pw = p.weights
-    pw = pw.reshape(c.cout, c.c)
     return Impl("unfused", lambda: sepconv.pointwise_conv2d(
         sepconv.depthwise_conv2d(x, dw, stride=c.stride, padding=c.pad, layout=lay,
                                  activation=c.dw_act), pw, layout=lay),
         note="sepconv depthwise_conv2d then pointwise_conv2d")
+
+
+def _layer_peer(p: Problem) -> Impl:
+    """sepconv's prepacked layer object with the same weights (built once, outside the timing)."""
+    c, lay = p.case, p.layout
+    geo = dict(stride=c.stride, padding=c.pad, layout=lay)
+    if c.op == "depthwise":
+        layer = sepconv.DepthwiseConv2d(p.weights[0], **geo)
+    elif c.op == "pointwise":
+        layer = sepconv.PointwiseConv2d(p.weights[0], layout=lay)
+    elif c.op == "separable":
+        layer = sepconv.SeparableConv2d(*p.weights, depthwise_activation=c.dw_act, **geo)
+    elif c.op == "inverted_residual":
+        layer = sepconv.InvertedResidual(*_ir_weights(p), **geo)
+    else:
+        layer = sepconv.Conv2d(p.weights[0], **geo)
+    x = p.x
+    return Impl("layer", lambda: layer(x), note=f"sepconv.{type(layer).__name__} (prepacked)")
 
 
 def _ref_peer(p: Problem) -> Impl:
@@ -326,6 +391,9 @@ def _ref_peer(p: Problem) -> Impl:
         fn = lambda: reference.separable_conv2d(  # noqa: E731
             x, p.weights[0], p.weights[1], stride=c.stride, padding=c.pad, layout=lay,
             depthwise_activation=c.dw_act)
+    elif c.op == "inverted_residual":
+        fn = lambda: reference.inverted_residual(  # noqa: E731
+            x, *_ir_weights(p), stride=c.stride, padding=c.pad, residual=c.residual, layout=lay)
     else:
         fn = lambda: reference.conv2d(x, p.weights[0], stride=c.stride,  # noqa: E731
                                       padding=c.pad, layout=lay)
@@ -336,7 +404,7 @@ def _numpy_peer(p: Problem) -> Optional[Impl]:
     c = p.case
     if c.op != "pointwise":
         return None
-    w = p.weights[0].reshape(c.cout, c.c)
+    (w,) = p.weights
     n, h, wd = p.batch, c.h, c.w
     if p.layout == "NHWC":
         x2, wt = p.x.reshape(-1, c.c), w.T
@@ -363,7 +431,8 @@ class TorchPeer:
         else:
             x = torch.from_numpy(p.x)
             fmt = torch.contiguous_format
-        ws = [torch.from_numpy(w).contiguous(memory_format=fmt) for w in p.weights]
+        ws = [torch.from_numpy(w.reshape(w.shape + (1, 1)[:4 - w.ndim])).contiguous(
+            memory_format=fmt) for w in p.weights]
         s, pad = c.stride, c.pad
         if c.op == "depthwise":
             fn = lambda: F.conv2d(x, ws[0], None, s, pad, 1, c.c)  # noqa: E731
@@ -373,6 +442,14 @@ class TorchPeer:
             def fn():
                 t = F.conv2d(x, ws[0], None, s, pad, 1, c.c)
                 return F.conv2d(F.relu6(t, inplace=True), ws[1])
+        elif c.op == "inverted_residual":
+            *we, wd, wp = ws
+
+            def fn():
+                t = F.relu6(F.conv2d(x, we[0]), inplace=True) if we else x
+                t = F.relu6(F.conv2d(t, wd, None, s, pad, 1, c.hidden), inplace=True)
+                y = F.conv2d(t, wp)
+                return y.add_(x) if c.residual else y
         else:
             fn = lambda: F.conv2d(x, ws[0], None, s, pad)  # noqa: E731
 
@@ -410,6 +487,7 @@ class OrtPeer:
         inits = []
 
         def weight(name, arr):
+            arr = arr.reshape(arr.shape + (1, 1)[:4 - arr.ndim]) if arr.ndim > 1 else arr
             inits.append(onnx.numpy_helper.from_array(np.ascontiguousarray(arr), name))
 
         if c.op == "depthwise":
@@ -426,6 +504,24 @@ class OrtPeer:
             nodes = [h.make_node("Conv", ["x", "wd"], ["t"], group=c.c, **conv_attrs),
                      h.make_node("Clip", ["t", "lo", "hi"], ["t6"]),
                      h.make_node("Conv", ["t6", "wp"], ["y"], kernel_shape=[1, 1])]
+        elif c.op == "inverted_residual":
+            *we, wd, wp = p.weights
+            weight("lo", np.array(0.0, np.float32))
+            weight("hi", np.array(6.0, np.float32))
+            weight("wd", wd)
+            weight("wp", wp)
+            nodes, t = [], "x"
+            if we:
+                weight("we", we[0])
+                nodes += [h.make_node("Conv", ["x", "we"], ["e"], kernel_shape=[1, 1]),
+                          h.make_node("Clip", ["e", "lo", "hi"], ["e6"])]
+                t = "e6"
+            nodes += [h.make_node("Conv", [t, "wd"], ["d"], group=c.hidden, **conv_attrs),
+                      h.make_node("Clip", ["d", "lo", "hi"], ["d6"]),
+                      h.make_node("Conv", ["d6", "wp"], ["p" if c.residual else "y"],
+                                  kernel_shape=[1, 1])]
+            if c.residual:
+                nodes.append(h.make_node("Add", ["p", "x"], ["y"]))
         else:
             weight("w", p.weights[0])
             nodes = [h.make_node("Conv", ["x", "w"], ["y"], **conv_attrs)]
@@ -497,6 +593,8 @@ def load_peers(wanted: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, str]]:
         peers["numpy"] = "numpy"
     if "unfused" in wanted:
         peers["unfused"] = "unfused"
+    if "layer" in wanted:
+        peers["layer"] = "layer"
     if "ref" in wanted:
         peers["ref"] = "ref"
     return peers, skipped
@@ -1067,6 +1165,8 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
                 impl = _numpy_peer(problem)
             elif name == "unfused":
                 impl = _unfused_peer(problem)
+            elif name == "layer":
+                impl = _layer_peer(problem)
             else:
                 impl = _ref_peer(problem) if flops <= args.ref_max_mflop * 1e6 else None
             if impl is None:

@@ -57,9 +57,10 @@ class _Layer:
 
     def __call__(self, x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """y = layer(x): x (N, C, H, W) or unbatched (C, H, W) in the layer's layout."""
-        if (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
-                and x.flags.c_contiguous and x.size):
+        try:  # the common case, a 4-D C-contiguous float32 array, costs one call into C++
             return self._layer(x, out)
+        except (TypeError, ValueError):
+            pass  # normalise (3-D, non-contiguous) or raise the error that names the argument
         x4, unbatched = _args.activation_input(x, self.layout)
         y = self._layer(x4, _args.output_view(out, unbatched))
         return _finish(y, out, unbatched)
