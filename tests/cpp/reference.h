@@ -78,10 +78,13 @@ struct Result {
 };
 
 // Grouped convolution (the general case): weight (Cout, Cin/groups, KH, KW). Depthwise is groups =
-// Cin with Cout = Cin * multiplier; pointwise is a 1x1 window.
+// Cin with Cout = Cin * multiplier; pointwise is a 1x1 window. When x is an earlier stage's result,
+// x_scale is that stage's scale: the terms' magnitudes then include the error carried forward.
+template <class T>
 inline Result conv(Layout layout, int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout,
-                   int64_t groups, const Window& win, const std::vector<float>& x,
-                   const float* weight, const float* bias, Activation act) {
+                   int64_t groups, const Window& win, const std::vector<T>& x,
+                   const float* weight, const float* bias, Activation act,
+                   const std::vector<double>* x_scale = nullptr) {
   const Geo g = geometry(H, W, win);
   Result r;
   r.out_c = Cout;
@@ -107,9 +110,10 @@ inline Result conv(Layout layout, int64_t N, int64_t Cin, int64_t H, int64_t W, 
                 if (iw < 0 || iw >= W) continue;
                 const double wv =
                     weight[((co * cin_g + ci) * win.kernel_h + kh) * win.kernel_w + kw];
-                const double xv = x[static_cast<size_t>(at(layout, Cin, H, W, n, c_in, ih, iw))];
+                const size_t i = static_cast<size_t>(at(layout, Cin, H, W, n, c_in, ih, iw));
+                const double xv = x[i];
                 acc += wv * xv;
-                mag += std::fabs(wv * xv);
+                mag += std::fabs(wv) * (std::fabs(xv) + (x_scale != nullptr ? (*x_scale)[i] : 0.0));
               }
             }
           }
@@ -141,39 +145,38 @@ inline Result conv2d(const sepconv::Conv2dDesc& d, const std::vector<float>& x, 
               x, weight, bias, d.activation);
 }
 
-// Depthwise then pointwise, the intermediate kept in double. The scale of the second stage uses the
-// first stage's magnitudes, so it bounds the rounding error of both stages.
+// Depthwise then pointwise, the intermediate kept in double.
 inline Result separable(const sepconv::SeparableConv2dDesc& d, const std::vector<float>& x,
                         const float* dw_weight, const float* pw_weight, const float* dw_bias,
                         const float* pw_bias) {
-  const int64_t C = d.in_channels, M = d.multiplier, Cm = C * M;
+  const int64_t C = d.in_channels, Cm = C * d.multiplier;
   const Result mid = conv(d.layout, d.batch, C, d.in_h, d.in_w, Cm, C, d.window, x, dw_weight,
                           dw_bias, d.depthwise_activation);
-  const int64_t H = mid.out_h, W = mid.out_w, Cout = d.out_channels;
-  Result r;
-  r.out_c = Cout;
-  r.out_h = H;
-  r.out_w = W;
-  r.y.assign(static_cast<size_t>(d.batch * Cout * H * W), 0.0);
-  r.scale.assign(r.y.size(), 0.0);
-  for (int64_t n = 0; n < d.batch; ++n) {
-    for (int64_t co = 0; co < Cout; ++co) {
-      for (int64_t h = 0; h < H; ++h) {
-        for (int64_t w = 0; w < W; ++w) {
-          double acc = pw_bias != nullptr ? pw_bias[co] : 0.0;
-          double mag = std::fabs(acc);
-          for (int64_t ci = 0; ci < Cm; ++ci) {
-            const size_t i = static_cast<size_t>(at(d.layout, Cm, H, W, n, ci, h, w));
-            const double wv = pw_weight[co * Cm + ci];
-            acc += wv * mid.y[i];
-            // |w| * (|dw result| + its own scale): covers the first stage's error carried forward.
-            mag += std::fabs(wv) * (std::fabs(mid.y[i]) + mid.scale[i]);
-          }
-          const size_t o = static_cast<size_t>(at(d.layout, Cout, H, W, n, co, h, w));
-          r.y[o] = activate(acc, d.activation);
-          r.scale[o] = mag;
-        }
-      }
+  return conv(d.layout, d.batch, Cm, mid.out_h, mid.out_w, d.out_channels, 1, Window{}, mid.y,
+              pw_weight, pw_bias, d.activation, &mid.scale);
+}
+
+// Expand, depthwise, project [+ x], every intermediate kept in double.
+inline Result inverted_residual(const sepconv::InvertedResidualDesc& d, const std::vector<float>& x,
+                                const float* expand_weight, const float* expand_bias,
+                                const float* dw_weight, const float* dw_bias,
+                                const float* project_weight, const float* project_bias) {
+  const int64_t C = d.in_channels, Ce = d.expanded_channels;
+  Result e;
+  e.y.assign(x.begin(), x.end());
+  e.scale.assign(x.size(), 0.0);
+  if (d.expand) {
+    e = conv(d.layout, d.batch, C, d.in_h, d.in_w, Ce, 1, Window{}, x, expand_weight, expand_bias,
+             d.activation);
+  }
+  const Result mid = conv(d.layout, d.batch, Ce, d.in_h, d.in_w, Ce, Ce, d.window, e.y, dw_weight,
+                          dw_bias, d.activation, &e.scale);
+  Result r = conv(d.layout, d.batch, Ce, mid.out_h, mid.out_w, d.out_channels, 1, Window{}, mid.y,
+                  project_weight, project_bias, Activation::None, &mid.scale);
+  if (d.residual) {
+    for (size_t i = 0; i < r.y.size(); ++i) {
+      r.y[i] += x[i];
+      r.scale[i] += std::fabs(x[i]);
     }
   }
   return r;

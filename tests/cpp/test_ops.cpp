@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "reference.h"
+#include "sepconv/layers.h"
 #include "sepconv/sepconv.h"
 
 // Readable parameter values in gtest messages (found by ADL).
@@ -299,6 +300,139 @@ TEST_P(OpsTest, Separable) {
     sepconv::separable_conv2d(d, x.data(), dw.data(), pw.data(), dbias, pbias, y.data());
     expect_matches(ref::separable(d, x, dw.data(), pw.data(), dbias, pbias), shape, y,
                    std::string("separable ") + c.name);
+  }
+}
+
+struct IrCase {
+  const char* name;
+  int64_t batch, cin, h, w;
+  bool expand;
+  int64_t expanded, cout;
+  Window window;
+  Activation act;
+  bool residual, biases;
+};
+
+sepconv::InvertedResidualDesc ir_desc(Layout layout, const IrCase& c) {
+  sepconv::InvertedResidualDesc d;
+  d.layout = layout;
+  d.batch = c.batch;
+  d.in_channels = c.cin;
+  d.in_h = c.h;
+  d.in_w = c.w;
+  d.expand = c.expand;
+  d.expanded_channels = c.expanded;
+  d.out_channels = c.cout;
+  d.window = c.window;
+  d.activation = c.act;
+  d.residual = c.residual;
+  return d;
+}
+
+// The inverted residual block, fused (bands that keep the window's overlap rows) and unfused.
+TEST_P(OpsTest, InvertedResidual) {
+  const std::vector<IrCase> cases = {
+      {"MobileNetV2 24 -> 144 -> 24, residual", 1, 24, 12, 11, true, 144, 24,
+       window(3, 3, 1, 1, 1, 1, pad_all(1)), Activation::ReLU6, true, true},
+      {"one-row bands (Ce = 512, W = 40)", 1, 16, 7, 40, true, 512, 16,
+       window(3, 3, 1, 1, 1, 1, pad_all(1)), Activation::ReLU6, true, true},
+      {"stride 2, 5x5 dilation 2, batch 2", 2, 8, 13, 9, true, 40, 12,
+       window(5, 5, 2, 2, 2, 2, pad_all(4)), Activation::HardSwish, false, true},
+      {"no expansion, no biases", 1, 12, 9, 10, false, 12, 7,
+       window(3, 3, 1, 1, 1, 1, pad_all(1)), Activation::ReLU, false, false},
+  };
+  uint32_t seed = 500;
+  for (const auto fusion : {sepconv::Fusion::Always, sepconv::Fusion::Never}) {
+    sepconv::set_separable_fusion(fusion);
+    for (const IrCase& c : cases) {
+      const auto d = ir_desc(layout_, c);
+      const auto x = random_vec(c.batch * c.cin * c.h * c.w, seed++, -2.0f, 2.0f);
+      const auto ew = random_vec(c.expanded * c.cin, seed++);
+      const auto eb = random_vec(c.expanded, seed++);
+      const auto dw = random_vec(c.expanded * c.window.kernel_h * c.window.kernel_w, seed++);
+      const auto db = random_vec(c.expanded, seed++);
+      const auto pw = random_vec(c.cout * c.expanded, seed++);
+      const auto pb = random_vec(c.cout, seed++);
+      const float* ewp = c.expand ? ew.data() : nullptr;
+      const float* ebp = c.expand && c.biases ? eb.data() : nullptr;
+      const float* dbp = c.biases ? db.data() : nullptr;
+      const float* pbp = c.biases ? pb.data() : nullptr;
+      const sepconv::Shape4 shape = sepconv::output_shape(d);
+      auto y = poisoned_output(shape.numel());
+      sepconv::inverted_residual(d, x.data(), ewp, ebp, dw.data(), dbp, pw.data(), pbp, y.data());
+      expect_matches(ref::inverted_residual(d, x, ewp, ebp, dw.data(), dbp, pw.data(), pbp), shape,
+                     y, std::string("inverted residual ") + c.name);
+    }
+  }
+  sepconv::set_separable_fusion(sepconv::Fusion::Auto);
+}
+
+// A prepacked layer is built once and called on inputs of several sizes.
+TEST_P(OpsTest, Layers) {
+  const IrCase c{"block", 1, 8, 6, 6, true, 24, 8, window(3, 3, 1, 1, 1, 1, pad_all(1)),
+                 Activation::ReLU6, true, true};
+  const auto ew = random_vec(24 * 8, 1), eb = random_vec(24, 2), dw = random_vec(24 * 9, 3),
+             db = random_vec(24, 4), pw = random_vec(8 * 24, 5), pb = random_vec(8, 6);
+  const sepconv::InvertedResidual block(ir_desc(layout_, c), ew.data(), eb.data(), dw.data(),
+                                        db.data(), pw.data(), pb.data());
+  sepconv::DepthwiseConv2dDesc dd;
+  dd.layout = layout_;
+  dd.channels = 8;
+  dd.multiplier = 3;
+  dd.window = window(3, 3, 2, 1, 1, 1, pad_all(1));
+  dd.activation = Activation::SiLU;
+  const sepconv::DepthwiseConv2d depthwise(dd, dw.data(), db.data());
+  sepconv::PointwiseConv2dDesc pd;
+  pd.layout = layout_;
+  pd.in_channels = 8;
+  pd.out_channels = 24;
+  const sepconv::PointwiseConv2d pointwise(pd, ew.data(), eb.data());
+  sepconv::SeparableConv2dDesc sd;
+  sd.layout = layout_;
+  sd.in_channels = 8;
+  sd.multiplier = 3;
+  sd.out_channels = 8;
+  sd.window = window(3, 3, 1, 1, 1, 1, pad_all(1));
+  sd.depthwise_activation = Activation::ReLU;
+  const sepconv::SeparableConv2d separable(sd, dw.data(), pw.data(), db.data(), pb.data());
+  sepconv::Conv2dDesc cd;
+  cd.layout = layout_;
+  cd.in_channels = 8;
+  cd.out_channels = 24;
+  cd.groups = 8;
+  cd.window = window(3, 3, 1, 1, 1, 1, pad_all(1));
+  const sepconv::Conv2d conv(cd, dw.data(), db.data());
+  EXPECT_EQ(block.isa(), isa_);
+
+  uint32_t seed = 700;
+  for (const auto& [n, h, w] : {std::tuple<int64_t, int64_t, int64_t>{1, 6, 6}, {3, 17, 9},
+                                {2, 1, 2}, {1, 40, 33}}) {
+    const auto x = random_vec(n * 8 * h * w, seed++, -2.0f, 2.0f);
+    const sepconv::Shape4 xs = layout_ == Layout::NHWC ? sepconv::Shape4{{n, h, w, 8}}
+                                                       : sepconv::Shape4{{n, 8, h, w}};
+    auto run = [&](const auto& layer, const ref::Result& expected, const char* what) {
+      const sepconv::Shape4 ys = layer.output_shape(xs);
+      auto y = poisoned_output(ys.numel());
+      layer(xs, x.data(), y.data());
+      expect_matches(expected, ys, y, std::string(what) + " layer, " + std::to_string(h) + "x" +
+                                          std::to_string(w));
+    };
+    auto d = dd;
+    d.batch = n, d.in_h = h, d.in_w = w;
+    run(depthwise, ref::depthwise(d, x, dw.data(), db.data()), "depthwise");
+    auto p = pd;
+    p.batch = n, p.height = h, p.width = w;
+    run(pointwise, ref::pointwise(p, x, ew.data(), eb.data()), "pointwise");
+    auto s = sd;
+    s.batch = n, s.in_h = h, s.in_w = w;
+    run(separable, ref::separable(s, x, dw.data(), pw.data(), db.data(), pb.data()), "separable");
+    auto k = cd;
+    k.batch = n, k.in_h = h, k.in_w = w;
+    run(conv, ref::conv2d(k, x, dw.data(), db.data()), "conv2d");
+    auto b = ir_desc(layout_, c);
+    b.batch = n, b.in_h = h, b.in_w = w;
+    run(block, ref::inverted_residual(b, x, ew.data(), eb.data(), dw.data(), db.data(), pw.data(),
+                                      pb.data()), "inverted residual");
   }
 }
 
@@ -647,6 +781,65 @@ TEST(Arguments, Separable) {
   EXPECT_THROW(call(d, buf.data(), dw.data(), pw.data(), buf.data() + 1)(),
                sepconv::InvalidArgument)
       << "out overlaps x";
+}
+
+TEST(Arguments, InvertedResidual) {
+  const IrCase c{"block", 1, 4, 6, 6, true, 12, 4, window(3, 3, 1, 1, 1, 1, pad_all(1)),
+                 Activation::ReLU6, true, true};
+  const auto d = ir_desc(Layout::NCHW, c);
+  const auto x = random_vec(4 * 36, 1);
+  const auto ew = random_vec(12 * 4, 2), dw = random_vec(12 * 9, 3), pw = random_vec(4 * 12, 4);
+  std::vector<float> y(4 * 36, std::numeric_limits<float>::quiet_NaN());
+  auto call = [&](const sepconv::InvertedResidualDesc& desc, const float* xp, const float* ewp,
+                  float* yp) {
+    return [=] {
+      sepconv::inverted_residual(desc, xp, ewp, nullptr, dw.data(), nullptr, pw.data(), nullptr,
+                                 yp);
+    };
+  };
+  EXPECT_NO_THROW(call(d, x.data(), ew.data(), y.data())());
+  std::fill(y.begin(), y.end(), std::numeric_limits<float>::quiet_NaN());
+  expect_invalid(call(d, x.data(), nullptr, y.data()), y, "expand stage without expand_weight");
+  auto bad = d;
+  bad.expand = false;
+  expect_invalid(call(bad, x.data(), ew.data(), y.data()), y, "expand_weight without expand stage");
+  expect_invalid(call(bad, x.data(), nullptr, y.data()), y, "no expand: Ce must equal Cin");
+  bad = d;
+  bad.window.stride_h = 2;
+  expect_invalid(call(bad, x.data(), ew.data(), y.data()), y, "residual with stride 2");
+  bad = d;
+  bad.out_channels = 5;
+  expect_invalid(call(bad, x.data(), ew.data(), y.data()), y, "residual with Cout != Cin");
+  bad = d;
+  bad.activation = static_cast<Activation>(9);
+  expect_invalid(call(bad, x.data(), ew.data(), y.data()), y, "unknown activation");
+  std::vector<float> buf(4 * 36, 0.5f);
+  EXPECT_THROW(call(d, buf.data(), ew.data(), buf.data())(), sepconv::InvalidArgument) << "out == x";
+}
+
+TEST(Arguments, Layers) {
+  sepconv::DepthwiseConv2dDesc d = small_dw(Layout::NHWC);
+  const auto w = random_vec(4 * 9, 1);
+  EXPECT_THROW(sepconv::DepthwiseConv2d(d, nullptr, nullptr), sepconv::InvalidArgument);
+  auto bad = d;
+  bad.window.kernel_h = 0;
+  EXPECT_THROW(sepconv::DepthwiseConv2d(bad, w.data(), nullptr), sepconv::InvalidArgument);
+  const sepconv::DepthwiseConv2d layer(d, w.data(), nullptr);
+  const auto x = random_vec(2 * 5 * 5 * 4, 2);
+  std::vector<float> y(2 * 5 * 5 * 4, std::numeric_limits<float>::quiet_NaN());
+  auto call = [&](sepconv::Shape4 xs, const float* xp, float* yp) {
+    return [=, &layer] { layer(xs, xp, yp); };
+  };
+  EXPECT_NO_THROW(call({{2, 5, 5, 4}}, x.data(), y.data())());
+  std::fill(y.begin(), y.end(), std::numeric_limits<float>::quiet_NaN());
+  expect_invalid(call({{2, 5, 5, 3}}, x.data(), y.data()), y, "channel mismatch");
+  expect_invalid(call({{0, 5, 5, 4}}, x.data(), y.data()), y, "zero batch");
+  expect_invalid(call({{1, 0, 5, 4}}, x.data(), y.data()), y, "zero height");
+  expect_invalid(call({{2, 5, 5, 4}}, nullptr, y.data()), y, "null x");
+  EXPECT_THROW(call({{2, 5, 5, 4}}, x.data(), nullptr)(), sepconv::InvalidArgument);
+  std::vector<float> buf(2 * 5 * 5 * 4, 0.5f);
+  EXPECT_THROW(call({{2, 5, 5, 4}}, buf.data(), buf.data())(), sepconv::InvalidArgument)
+      << "out == x";
 }
 
 TEST(Arguments, Conv2d) {
