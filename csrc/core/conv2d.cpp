@@ -102,15 +102,11 @@ struct Conv {
 }  // namespace
 
 Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
-    : plan_(p), kt_(&active_kernels()) {
+    : plan_(p), kt_(&active_kernels()), weights_(weight), biases_(bias) {
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
   const int64_t depth = cin_g * taps;
-  if (p.layout == Layout::NCHW) {
-    weights_ = share(weight, p.out_channels * depth);
-    biases_ = share(bias, p.out_channels);
-    return;
-  }
+  if (p.layout == Layout::NCHW) return;
   // NHWC: each group's weights as B panels with k = (tap, ci), the im2col order.
   const int64_t group_floats = packed_b_floats(depth, cout_g, kt_->gemm_tiles);
   std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
@@ -189,8 +185,8 @@ void Conv2dOp::operator()(const float* x, float* y) const {
       for (int64_t m0 = 0; m0 < cout_g; m0 += mb) {
         const int64_t co = grp * cout_g + m0;
         a.m = std::min(mb, cout_g - m0);
-        a.a = weights_->data() + co * depth;
-        a.bias = biases_->empty() ? nullptr : biases_->data() + co;
+        a.a = weights_ + co * depth;
+        a.bias = biases_ != nullptr ? biases_ + co : nullptr;
         a.c = y + (n * p.out_channels + co) * pixels + p0;
         kt.gemm_rows_rows(a);
       }

@@ -71,13 +71,9 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
 }  // namespace
 
 DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias)
-    : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile) {
-  if (planar()) {
-    weights_ = share(weight, p.out_channels * p.window.kernel_h * p.window.kernel_w);
-    std::vector<float> biases(static_cast<size_t>(p.out_channels), 0.0f);
-    if (bias != nullptr) std::copy(bias, bias + p.out_channels, biases.begin());
-    biases_ = std::make_shared<const std::vector<float>>(std::move(biases));
-  } else {
+    : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile), weights_(weight),
+      biases_(bias) {
+  if (!planar()) {
     packed_ = std::make_shared<const std::vector<float>>(pack_dwconv_nhwc(p, weight, bias, tile_));
   }
 }
@@ -140,8 +136,8 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     for (int64_t oc = c_begin; oc < c_end; ++oc) {
       kernels::DwconvNchwArgs a;
       a.x = x + (oc / multiplier) * x_plane_stride;
-      a.weight = weights_->data() + oc * taps;
-      a.bias = (*biases_)[oc];
+      a.weight = weights_ + oc * taps;
+      a.bias = biases_ != nullptr ? biases_[oc] : 0.0f;
       a.y = y + oc * y_plane_stride;
       a.window = p.window;
       a.geometry = b.g;
@@ -207,10 +203,6 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
     band(x + n * x_image + r0 * x_row, p.in_pixels(), oh0, oh1, t0, t1, y + n * y_image + oh0 * y_row,
          p.out_pixels(), scratch.get() + thread * scratch_each);
   });
-}
-
-SharedFloats share(const float* src, int64_t n) {
-  return std::make_shared<const std::vector<float>>(src, src + (src != nullptr ? n : 0));
 }
 
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,

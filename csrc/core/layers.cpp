@@ -2,30 +2,75 @@
 #include "sepconv/layers.h"
 
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "core/operators.h"
 
 namespace sepconv {
 
+namespace {
+
+// The layer's own copies of the arrays its operator reads in place (the operators borrow them).
+class OwnedArrays {
+ public:
+  const float* keep(const float* src, int64_t n) {
+    if (src == nullptr) return nullptr;
+    arrays_.emplace_back(src, src + n);
+    return arrays_.back().data();
+  }
+
+ private:
+  std::vector<std::vector<float>> arrays_;  // moving an inner vector keeps its buffer
+};
+
+}  // namespace
+
+// Each Op declares `owned` before `op`, so the copies exist when the operator is built.
 template <>
 struct Layer<DepthwiseConv2dDesc>::Op {
+  Op(const ConvPlan& p, const float* weight, const float* bias)
+      : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
+  OwnedArrays owned;
   detail::DepthwiseOp op;
 };
 template <>
 struct Layer<PointwiseConv2dDesc>::Op {
+  Op(const ConvPlan& p, const float* weight, const float* bias)
+      : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
+  OwnedArrays owned;
   detail::PointwiseOp op;
 };
 template <>
-struct Layer<SeparableConv2dDesc>::Op {
-  detail::SeparableOp op;
-};
-template <>
 struct Layer<Conv2dDesc>::Op {
+  Op(const ConvPlan& p, const float* weight, const float* bias)
+      : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
+  OwnedArrays owned;
   detail::Conv2dOp op;
 };
 template <>
+struct Layer<SeparableConv2dDesc>::Op {
+  Op(const SeparablePlan& s, const float* dw_weight, const float* dw_bias, const float* pw_weight,
+     const float* pw_bias)
+      : op(s, owned.keep(dw_weight, s.depthwise.weight_count),
+           owned.keep(dw_bias, s.depthwise.out_channels),
+           owned.keep(pw_weight, s.pointwise.weight_count),
+           owned.keep(pw_bias, s.pointwise.out_channels)) {}
+  OwnedArrays owned;
+  detail::SeparableOp op;
+};
+template <>
 struct Layer<InvertedResidualDesc>::Op {
+  Op(const InvertedResidualPlan& r, const float* expand_weight, const float* expand_bias,
+     const float* dw_weight, const float* dw_bias, const float* project_weight,
+     const float* project_bias)
+      : op(r, owned.keep(expand_weight, r.expansion.weight_count),
+           owned.keep(expand_bias, r.expansion.out_channels),
+           owned.keep(dw_weight, r.depthwise.weight_count),
+           owned.keep(dw_bias, r.depthwise.out_channels),
+           owned.keep(project_weight, r.projection.weight_count),
+           owned.keep(project_bias, r.projection.out_channels)) {}
+  OwnedArrays owned;
   detail::InvertedResidualOp op;
 };
 
@@ -117,32 +162,29 @@ template class Layer<InvertedResidualDesc>;
 
 DepthwiseConv2d::DepthwiseConv2d(const DepthwiseConv2dDesc& desc, const float* weight,
                                  const float* bias)
-    : Layer(desc, std::make_shared<const Op>(
-                      Op{detail::DepthwiseOp(plan(desc), required(weight, "weight"), bias)})) {}
+    : Layer(desc, std::make_shared<const Op>(plan(desc), required(weight, "weight"), bias)) {}
 
 PointwiseConv2d::PointwiseConv2d(const PointwiseConv2dDesc& desc, const float* weight,
                                  const float* bias)
-    : Layer(desc, std::make_shared<const Op>(
-                      Op{detail::PointwiseOp(plan(desc), required(weight, "weight"), bias)})) {}
+    : Layer(desc, std::make_shared<const Op>(plan(desc), required(weight, "weight"), bias)) {}
 
 SeparableConv2d::SeparableConv2d(const SeparableConv2dDesc& desc, const float* depthwise_weight,
                                  const float* pointwise_weight, const float* depthwise_bias,
                                  const float* pointwise_bias)
-    : Layer(desc, std::make_shared<const Op>(Op{detail::SeparableOp(
+    : Layer(desc, std::make_shared<const Op>(
                       plan(desc), required(depthwise_weight, "depthwise_weight"), depthwise_bias,
-                      required(pointwise_weight, "pointwise_weight"), pointwise_bias)})) {}
+                      required(pointwise_weight, "pointwise_weight"), pointwise_bias)) {}
 
 Conv2d::Conv2d(const Conv2dDesc& desc, const float* weight, const float* bias)
-    : Layer(desc, std::make_shared<const Op>(
-                      Op{detail::Conv2dOp(plan(desc), required(weight, "weight"), bias)})) {}
+    : Layer(desc, std::make_shared<const Op>(plan(desc), required(weight, "weight"), bias)) {}
 
 InvertedResidual::InvertedResidual(const InvertedResidualDesc& desc, const float* expand_weight,
                                    const float* expand_bias, const float* depthwise_weight,
                                    const float* depthwise_bias, const float* project_weight,
                                    const float* project_bias)
-    : Layer(desc, std::make_shared<const Op>(Op{detail::InvertedResidualOp(
+    : Layer(desc, std::make_shared<const Op>(
                       expansion_checked(plan(desc), expand_weight, expand_bias), expand_weight,
                       expand_bias, required(depthwise_weight, "depthwise_weight"), depthwise_bias,
-                      required(project_weight, "project_weight"), project_bias)})) {}
+                      required(project_weight, "project_weight"), project_bias)) {}
 
 }  // namespace sepconv

@@ -2,7 +2,9 @@
 //
 // An operator's packed weights are immutable once built and shared by all its copies, so a
 // prepacked layer (layers.cpp) rebinds it to each call's input size with for_plan() — no repacking,
-// and any number of threads may run copies at once. Every call allocates its own scratch.
+// and any number of threads may run copies at once. Every call allocates its own scratch. Arrays a
+// kernel reads unpacked (NCHW weights, biases) are borrowed: the caller's for a plain op, the
+// layer's own copies for a layer.
 #pragma once
 
 #include <memory>
@@ -51,7 +53,8 @@ class DepthwiseOp {
   const kernels::KernelTable* kt_;
   int64_t tile_;
   SharedFloats packed_;  // NHWC tiles [bias][taps] (also the interleaved NCHW path)
-  SharedFloats weights_, biases_;  // the per-plane kernel's weights, in PyTorch order
+  const float* weights_;  // the per-plane kernel's weights, in PyTorch order (borrowed)
+  const float* biases_;   // may be null (borrowed)
 };
 
 // A pointwise layer ready to run: its plan and its weights packed for the kernel table active
@@ -83,7 +86,8 @@ class PointwiseOp {
   const kernels::KernelTable* kt_;
   int64_t kc_;
   SharedFloats packed_;            // NHWC: W^T in B panels with the bias
-  SharedFloats weights_, biases_;  // NCHW: W (Cout x Cin) and bias (may be empty)
+  const float* weights_;  // NCHW: W (Cout x Cin), read in place (borrowed)
+  const float* biases_;   // NCHW: may be null (borrowed)
 };
 
 // Depthwise then pointwise, fused band by band where the intermediate outgrows L2.
@@ -116,7 +120,8 @@ class Conv2dOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   SharedFloats packed_;            // NHWC: per group, W_g^T with k = (tap, ci) in B panels
-  SharedFloats weights_, biases_;  // NCHW: W (Cout x Cin/groups*KH*KW) and bias (may be empty)
+  const float* weights_;  // NCHW: W (Cout x Cin/groups*KH*KW), read in place (borrowed)
+  const float* biases_;   // NCHW: may be null (borrowed)
 };
 
 // Expand (pointwise) -> depthwise -> project (pointwise) [+ x]: MobileNetV2's inverted residual.
@@ -154,9 +159,6 @@ void require_expansion(const InvertedResidualPlan& r, const float* weight, const
 // Checks that y is non-null and shares no memory with the inputs.
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,
                     const float* bias, int64_t bias_count);
-
-// The shared, immutable copy of n floats at src (empty for a null src).
-SharedFloats share(const float* src, int64_t n);
 
 }  // namespace detail
 }  // namespace sepconv

@@ -22,15 +22,16 @@ constexpr int64_t kBlockFloats = int64_t(1) << 15;
 }  // namespace
 
 PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bias)
-    : plan_(p), kt_(&active_kernels()), kc_(gemm_kc(p.in_channels, kt_->gemm_tiles)) {
+    : plan_(p),
+      kt_(&active_kernels()),
+      kc_(gemm_kc(p.in_channels, kt_->gemm_tiles)),
+      weights_(weight),
+      biases_(bias) {
   const int64_t cin = p.in_channels, cout = p.out_channels;
   if (p.layout == Layout::NHWC) {
     std::vector<float> packed(static_cast<size_t>(packed_b_floats(cin, cout, kt_->gemm_tiles)));
     pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.data());
     packed_ = std::make_shared<const std::vector<float>>(std::move(packed));
-  } else {
-    weights_ = share(weight, cout * cin);
-    biases_ = share(bias, cout);
   }
 }
 
@@ -76,9 +77,9 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
     a.workspace = nullptr;
     kt_->gemm_rows_panels(a);
   } else {  // rows m: output channels, columns n: pixels
-    a.a = weights_->data() + m0 * cin; a.lda = cin;
+    a.a = weights_ + m0 * cin; a.lda = cin;
     a.b = x + n0; a.ldb = x_stride;
-    a.bias = biases_->empty() ? nullptr : biases_->data() + m0;
+    a.bias = biases_ != nullptr ? biases_ + m0 : nullptr;
     a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
     a.workspace = workspace;
     kt_->gemm_rows_rows(a);

@@ -129,7 +129,7 @@ void inverted_residual(const InvertedResidualDesc& desc, const float* x, const f
                        const float* project_bias, float* y);
 
 // Whether separable_conv2d and inverted_residual fuse their stages (a band of the intermediate at a
-// time, kept in cache): by their size rule (Auto: when the intermediate per image exceeds half of
+// time, kept in cache): by their size rule (Auto: when the intermediate per image exceeds the
 // L2), Always or Never. A tuning and testing knob; the results agree either way up to float
 // rounding.
 enum class Fusion : int { Auto = 0, Always, Never };
