@@ -9,7 +9,10 @@ Run ``python -m sepconv.bench --help``. The short version::
 What it does, for every case x batch x layout x threads:
 
 * builds the inputs once (float32 standard normal, weights scaled by 1/sqrt(fan-in), no bias;
-  the separable cases apply relu6 after the depthwise stage, as MobileNetV2 does);
+  the separable cases apply relu6 after the depthwise stage, as MobileNetV2 does, the inverted
+  residual blocks after the expand and depthwise stages);
+* "ours" is sepconv as inference code calls it: a prepacked layer (``sepconv.DepthwiseConv2d``,
+  ...) built once before timing, called with a fresh output each time;
 * runs sepconv and every available peer once and checks each peer's output against sepconv's
   (relative error ||peer - ours|| / ||peer|| < 1e-4). A peer that disagrees is reported loudly and
   is not timed, and the process exits with status 1 at the end;
@@ -31,6 +34,11 @@ Peers, each optional and skipped with a note when it cannot be imported:
 * ``numpy``: the pointwise product as one matmul (``x.reshape(-1, Cin) @ w.T`` in NHWC,
   ``w @ x.reshape(N, Cin, H*W)`` in NCHW); its BLAS thread count is only controlled when
   ``threadpoolctl`` is installed;
+* ``unfused``: sepconv's own prepacked layers run one after another (separable: depthwise then
+  pointwise; inverted residual: pointwise, depthwise, pointwise, then ``x`` added): what fusion
+  saves;
+* ``func``: sepconv's plain function (``sepconv.depthwise_conv2d``, ...), which checks its
+  arguments and packs the weights on every call: what prepacking saves;
 * ``ref``: the float64 oracle ``sepconv.reference``, on small cases only (``--ref-max-mflop``).
 
 Floating-point work and minimum traffic come from ``sepconv.cost`` when that module exists,
@@ -63,7 +71,7 @@ from sepconv import reference
 
 OPS = ("depthwise", "pointwise", "separable", "conv2d", "inverted_residual")
 LAYOUTS = ("NCHW", "NHWC")
-PEERS = ("torch", "ort", "numpy", "unfused", "layer", "ref")
+PEERS = ("torch", "ort", "numpy", "unfused", "func", "ref")
 # How long OpenBLAS / ONNX Runtime workers spin after a call before they sleep (with margin).
 BLAS_IDLE_SECONDS = 0.3
 REL_TOL = 1e-4
@@ -310,27 +318,22 @@ def make_problem(case: Case, batch: int, layout: str, seed: int = 0) -> Problem:
     return Problem(case, batch, layout, x, x_nchw, tuple(weights))
 
 
-def ours(p: Problem) -> Impl:
-    """sepconv itself, called the way a user would (fresh output each call)."""
+def _functional_peer(p: Problem) -> Impl:
+    """sepconv's plain function: checks its arguments and packs the weights on every call."""
     c, x, lay = p.case, p.x, p.layout
+    geo = dict(stride=c.stride, padding=c.pad, layout=lay)
     if c.op == "depthwise":
-        (w,) = p.weights
-        return Impl("ours", lambda: sepconv.depthwise_conv2d(
-            x, w, stride=c.stride, padding=c.pad, layout=lay))
-    if c.op == "pointwise":
-        (w,) = p.weights
-        return Impl("ours", lambda: sepconv.pointwise_conv2d(x, w, layout=lay))
-    if c.op == "separable":
-        dw, pw = p.weights
-        return Impl("ours", lambda: sepconv.separable_conv2d(
-            x, dw, pw, stride=c.stride, padding=c.pad, layout=lay,
-            depthwise_activation=c.dw_act))
-    if c.op == "inverted_residual":
-        ew, dw, pw = _ir_weights(p)
-        return Impl("ours", lambda: sepconv.inverted_residual(
-            x, ew, dw, pw, stride=c.stride, padding=c.pad, layout=lay))
-    (w,) = p.weights
-    return Impl("ours", lambda: sepconv.conv2d(x, w, stride=c.stride, padding=c.pad, layout=lay))
+        fn = lambda: sepconv.depthwise_conv2d(x, p.weights[0], **geo)  # noqa: E731
+    elif c.op == "pointwise":
+        fn = lambda: sepconv.pointwise_conv2d(x, p.weights[0], layout=lay)  # noqa: E731
+    elif c.op == "separable":
+        fn = lambda: sepconv.separable_conv2d(  # noqa: E731
+            x, *p.weights, depthwise_activation=c.dw_act, **geo)
+    elif c.op == "inverted_residual":
+        fn = lambda: sepconv.inverted_residual(x, *_ir_weights(p), **geo)  # noqa: E731
+    else:
+        fn = lambda: sepconv.conv2d(x, p.weights[0], **geo)  # noqa: E731
+    return Impl("func", fn, note="sepconv's function (packs the weights per call)")
 
 
 def _ir_weights(p: Problem) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
@@ -339,31 +342,34 @@ def _ir_weights(p: Problem) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarra
 
 
 def _unfused_peer(p: Problem) -> Optional[Impl]:
-    """sepconv's own ops one after another: what fusion saves (separable: depthwise_conv2d then
-    pointwise_conv2d; inverted residual: pointwise, depthwise, pointwise, then x added)."""
+    """sepconv's own prepacked layers one after another: what fusion saves (separable:
+    depthwise then pointwise; inverted residual: pointwise, depthwise, pointwise, then x added)."""
     c, x, lay = p.case, p.x, p.layout
+    geo = dict(stride=c.stride, padding=c.pad, layout=lay)
     if c.op == "inverted_residual":
         ew, dw, pw = _ir_weights(p)
+        expand = (sepconv.PointwiseConv2d(ew, layout=lay, activation="relu6")
+                  if ew is not None else None)
+        depthwise = sepconv.DepthwiseConv2d(dw, activation="relu6", **geo)
+        project = sepconv.PointwiseConv2d(pw, layout=lay)
 
-        def three_ops():
-            h = x if ew is None else sepconv.pointwise_conv2d(x, ew, layout=lay,
-                                                              activation="relu6")
-            h = sepconv.depthwise_conv2d(h, dw, stride=c.stride, padding=c.pad, layout=lay,
-                                         activation="relu6")
-            y = sepconv.pointwise_conv2d(h, pw, layout=lay)
+        def three_layers():
+            y = project(depthwise(x if expand is None else expand(x)))
             return np.add(y, x, out=y) if c.residual else y
-        return Impl("unfused", three_ops, note="sepconv pointwise, depthwise, pointwise [+ x]")
+        return Impl("unfused", three_layers, note="sepconv layers: pointwise, depthwise, "
+                    "pointwise [+ x]")
     if c.op != "separable":
         return None
     dw, pw = p.weights
-    return Impl("unfused", lambda: sepconv.pointwise_conv2d(
-        sepconv.depthwise_conv2d(x, dw, stride=c.stride, padding=c.pad, layout=lay,
-                                 activation=c.dw_act), pw, layout=lay),
-        note="sepconv depthwise_conv2d then pointwise_conv2d")
+    depthwise = sepconv.DepthwiseConv2d(dw, activation=c.dw_act, **geo)
+    pointwise = sepconv.PointwiseConv2d(pw, layout=lay)
+    return Impl("unfused", lambda: pointwise(depthwise(x)),
+                note="sepconv layers: depthwise then pointwise")
 
 
-def _layer_peer(p: Problem) -> Impl:
-    """sepconv's prepacked layer object with the same weights (built once, outside the timing)."""
+def ours(p: Problem) -> Impl:
+    """sepconv as inference code calls it: a prepacked layer object built once, outside the
+    timing (fresh output each call)."""
     c, lay = p.case, p.layout
     geo = dict(stride=c.stride, padding=c.pad, layout=lay)
     if c.op == "depthwise":
@@ -377,7 +383,7 @@ def _layer_peer(p: Problem) -> Impl:
     else:
         layer = sepconv.Conv2d(p.weights[0], **geo)
     x = p.x
-    return Impl("layer", lambda: layer(x), note=f"sepconv.{type(layer).__name__} (prepacked)")
+    return Impl("ours", lambda: layer(x), note=f"sepconv.{type(layer).__name__} (prepacked)")
 
 
 def _ref_peer(p: Problem) -> Impl:
@@ -593,8 +599,8 @@ def load_peers(wanted: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, str]]:
         peers["numpy"] = "numpy"
     if "unfused" in wanted:
         peers["unfused"] = "unfused"
-    if "layer" in wanted:
-        peers["layer"] = "layer"
+    if "func" in wanted:
+        peers["func"] = "func"
     if "ref" in wanted:
         peers["ref"] = "ref"
     return peers, skipped
@@ -1165,8 +1171,8 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
                 impl = _numpy_peer(problem)
             elif name == "unfused":
                 impl = _unfused_peer(problem)
-            elif name == "layer":
-                impl = _layer_peer(problem)
+            elif name == "func":
+                impl = _functional_peer(problem)
             else:
                 impl = _ref_peer(problem) if flops <= args.ref_max_mflop * 1e6 else None
             if impl is None:
