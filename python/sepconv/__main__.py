@@ -1,5 +1,6 @@
-"""``python -m sepconv``: the configuration, then each op on a real MobileNetV2 layer, checked
-against the float64 reference and timed (median), with GFLOP/s from the cost model."""
+"""``python -m sepconv``: the configuration, then each op on a real MobileNetV2 layer (and the
+inverted residual block around it), checked against the float64 reference and timed (median),
+with GFLOP/s from the cost model."""
 
 from __future__ import annotations
 
@@ -54,38 +55,58 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     dense = weights((n_out, c, k, k), c * k * k)
     xs = x.shape
     kw = dict(layout=layout)
+    # The whole inverted residual block around that layer: 24 -> 144 (expand) -> 144 -> 24, + x.
+    x_block = np.ascontiguousarray(x[..., :n_out] if layout == "NHWC" else x[:, :n_out])
+    expand, expand_b = weights((c, n_out), n_out), weights(c, 1)
+    block_w = dict(expand_weight=expand, depthwise_weight=dw, project_weight=pw,
+                   expand_bias=expand_b, depthwise_bias=dwb, project_bias=pwb)
+    block = sepconv.InvertedResidual(**block_w, layout=layout)
+    separable = sepconv.SeparableConv2d(dw, pw, dwb, pwb, padding=1, depthwise_activation="relu6",
+                                        layout=layout)
+    block_cost = (cost.pointwise_conv2d(x_block.shape, expand.shape, True, activation="relu6", **kw)
+                  .flops + cost.depthwise_conv2d(xs, dw.shape, True, padding=1,
+                                                 activation="relu6", **kw).flops
+                  + cost.pointwise_conv2d(xs, pw.shape, True, **kw).flops)
 
     ops = [
         ("depthwise_conv2d 3x3 144ch",
          lambda: sepconv.depthwise_conv2d(x, dw, dwb, padding=1, activation="relu6", **kw),
          lambda: reference.depthwise_conv2d(x, dw, dwb, padding=1, activation="relu6", **kw),
-         cost.depthwise_conv2d(xs, dw.shape, True, padding=1, activation="relu6", **kw)),
+         cost.depthwise_conv2d(xs, dw.shape, True, padding=1, activation="relu6", **kw).flops),
         ("pointwise_conv2d 144->24",
          lambda: sepconv.pointwise_conv2d(x, pw, pwb, **kw),
          lambda: reference.pointwise_conv2d(x, pw, pwb, **kw),
-         cost.pointwise_conv2d(xs, pw.shape, True, **kw)),
+         cost.pointwise_conv2d(xs, pw.shape, True, **kw).flops),
         ("separable_conv2d 144->24",
          lambda: sepconv.separable_conv2d(x, dw, pw, dwb, pwb, padding=1,
                                           depthwise_activation="relu6", **kw),
          lambda: reference.separable_conv2d(x, dw, pw, dwb, pwb, padding=1,
                                             depthwise_activation="relu6", **kw),
          cost.separable_conv2d(xs, dw.shape, pw.shape, True, True, padding=1,
-                               depthwise_activation="relu6", **kw)),
+                               depthwise_activation="relu6", **kw).flops),
+        ("SeparableConv2d layer (prepacked)", lambda: separable(x),
+         lambda: reference.separable_conv2d(x, dw, pw, dwb, pwb, padding=1,
+                                            depthwise_activation="relu6", **kw),
+         cost.separable_conv2d(xs, dw.shape, pw.shape, True, True, padding=1,
+                               depthwise_activation="relu6", **kw).flops),
+        ("inverted_residual 24->144->24", lambda: block(x_block),
+         lambda: reference.inverted_residual(x_block, **block_w, padding=1, residual=True, **kw),
+         block_cost),
         ("conv2d 3x3 144->24 (standard)",
          lambda: sepconv.conv2d(x, dense, pwb, padding=1, **kw),
          lambda: reference.conv2d(x, dense, pwb, padding=1, **kw),
-         cost.conv2d(xs, dense.shape, True, padding=1, **kw)),
+         cost.conv2d(xs, dense.shape, True, padding=1, **kw).flops),
     ]
     print(f"\nMobileNetV2 layer, x {xs} {layout}, float32, {sepconv.get_num_threads()} thread(s)")
-    print(f"{'op':<32} {'rel. error':>10} {'median us':>10} {'GFLOP/s':>8}")
+    print(f"{'op':<34} {'rel. error':>10} {'median us':>10} {'GFLOP/s':>8}")
     times = {}
     ok = True
-    for name, run, ref, c_ in ops:
+    for name, run, ref, flops in ops:
         err = _rel_err(run(), ref())
         ok &= err < 1e-5
         us = _median_us(run, args.seconds)
         times[name.split()[0]] = us
-        print(f"{name:<32} {err:>10.1e} {us:>10.1f} {c_.flops / us / 1e3:>8.1f}")
+        print(f"{name:<34} {err:>10.1e} {us:>10.1f} {flops / us / 1e3:>8.1f}")
     theory = cost.separable_ratio(k, n_out)
     measured = times["separable_conv2d"] / times["conv2d"]
     print(f"\nseparable / standard: multiplications {theory:.3f} (1/N + 1/K^2), "
