@@ -111,6 +111,42 @@ def test_depthwise_every_width_tail(isa, W, layout):
     compare("depthwise_conv2d", x, w, stride=1 + W % 2, padding=1, layout=layout)
 
 
+# The NCHW kernel vectorises along the width (8 or 16 lanes) in passes of up to 4 output rows: widths
+# around one and two vectors, heights that leave 1, 2 or 3 rows after the passes, both strides of
+# its square 3x3/5x5/7x7 paths and the general path (4x4, dilation), multiplier 1 and 2.
+@pytest.mark.parametrize("W", [7, 8, 9, 15, 16, 17, 24, 25, 33])
+@pytest.mark.parametrize("H", [1, 2, 5, 6, 7, 11])
+@pytest.mark.parametrize("window", [(3, 1, 1), (3, 2, 1), (5, 1, 1), (5, 2, 1), (7, 1, 1),
+                                    (7, 2, 1), (4, 1, 1), (3, 1, 2)],
+                         ids=lambda w: "k%ds%dd%d" % w)
+def test_depthwise_nchw_rows_and_vectors(isa, window, H, W):
+    K, stride, dilation = window
+    rng = np.random.default_rng(100 * K + 10 * stride + dilation + 1000 * H + W)
+    m = 1 + (H + W) % 2
+    x = randn(rng, (1, 3, H, W))
+    w = randn(rng, (3 * m, 1, K, K))
+    b = randn(rng, (3 * m,))
+    compare("depthwise_conv2d", x, w, b, stride=stride, padding="same" if stride == 1 else K // 2,
+            dilation=dilation, activation=ACTIVATIONS[(H + W) % 5])
+
+
+@pytest.mark.parametrize("K", [3, 5, 7, 9])
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_nchw_bands(isa, K, multiplier):
+    """One channel, tall image, two threads: the rows are split into bands whose geometry starts
+    inside the image (negative top padding) and ends before its bottom."""
+    rng = np.random.default_rng(K)
+    x = randn(rng, (1, 1, 61, 19))
+    w = randn(rng, (multiplier, 1, K, K))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(2)
+        compare("depthwise_conv2d", x, w, None, padding=K // 2)
+        compare("depthwise_conv2d", x, w, None, padding=(K // 2 + 1, 0), stride=2)
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 def padding_strategy():
     small = st.integers(0, 4)
     return st.one_of(

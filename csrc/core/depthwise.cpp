@@ -84,9 +84,16 @@ DepthwiseOp DepthwiseOp::for_plan(const ConvPlan& p) const {
   return op;
 }
 
+// NCHW multiplier 1 on a SIMD table: the direct width-vectorised kernel or the interleave through the
+// NHWC kernel, by kernel width. Measured (AVX2, Zen 3, 1 thread, batch 1, GFLOP/s direct vs
+// interleave, medians of alternating runs, sepconv_bench): 3x3 s1 C32@112 35 vs 19, C144@56 29 vs
+// 18, C384@14 16 vs 14, C960@7 9 vs 9 (tie); 3x3 s2 C96@112 15 vs 10, C144@56 13 vs 9, C576@14 6 vs
+// 6; 5x5 C240@28 30-33 vs 27-34 (tie); 7x7 C96@56 33-37 vs 34-45 and 31x31 C128@32 29-32 vs 31-40,
+// where the NHWC kernel's register blocking over channels wins.
 bool DepthwiseOp::planar() const {
-  return plan_.layout == Layout::NCHW &&
-         !(plan_.out_channels == plan_.in_channels && kt_->dwconv_nchw_interleaved);
+  if (plan_.layout != Layout::NCHW) return false;
+  if (plan_.out_channels != plan_.in_channels || !kt_->dwconv_nchw_interleaved) return true;
+  return plan_.window.kernel_w <= 5;
 }
 
 int64_t DepthwiseOp::tiles() const { return ceil_div(plan_.out_channels, tile_); }

@@ -47,7 +47,7 @@ class DepthwiseOp {
   Isa isa() const { return kt_->isa; }
 
  private:
-  bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1 or no SIMD table)
+  bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1, no SIMD table, KW <= 5)
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;

@@ -15,6 +15,7 @@ void deinterleave_channels(const kernels::InterleaveArgs& p);
 #if defined(SEPCONV_ISA_SIMD)
 // Hand-written SIMD kernels of this ISA (dwconv-nhwc-<isa>.cpp, ...).
 void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p);
+void dwconv_nchw_simd(const kernels::DwconvNchwArgs& p);
 int64_t dwconv_nhwc_simd_tile();
 void interleave_channels_simd(const kernels::InterleaveArgs& p);
 void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
@@ -28,11 +29,12 @@ const kernels::KernelTable& kernel_table() {
     kernels::KernelTable t{};
     t.isa = SEPCONV_ISA_ENUM;
     t.dwconv_nhwc_multiplier = dwconv_nhwc_generic;
-    t.dwconv_nchw = dwconv_nchw_generic;
 #if defined(SEPCONV_ISA_SIMD)
+    t.dwconv_nchw = dwconv_nchw_simd;
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;
-    // The register-blocked NHWC kernel on interleaved channel tiles beats the row kernel.
+    // Multiplier-1 NCHW layers with wide kernels run the NHWC kernel on interleaved channel tiles
+    // (DepthwiseOp::planar says which).
     t.dwconv_nchw_interleaved = true;
     t.interleave_channels = interleave_channels_simd;
     t.deinterleave_channels = deinterleave_channels_simd;
@@ -40,6 +42,7 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_rows_panels = gemm_rows_panels_simd;
     t.gemm_rows_rows = gemm_rows_rows_simd;
 #else
+    t.dwconv_nchw = dwconv_nchw_generic;
     t.dwconv_nhwc_channel_tile = 8;
     t.dwconv_nhwc = dwconv_nhwc_generic;
     t.dwconv_nchw_interleaved = false;

@@ -12,11 +12,13 @@ struct VecAvx512 {
   using Reg = __m512;
   using Mask = __mmask16;
   static constexpr int kWidth = 16;
+  static constexpr int kRegisters = 32;
 
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static Reg load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static void store(float* p, Reg v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static void store_first(float* p, Reg v, int64_t n) { store(p, v, tail_mask(n)); }
   static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg zero() { return _mm512_setzero_ps(); }
@@ -33,6 +35,32 @@ struct VecAvx512 {
     return _mm512_castsi512_ps(bits);
   }
   static Mask tail_mask(int64_t n) { return static_cast<Mask>((1u << n) - 1u); }
+  static Mask range_mask(int64_t lo, int64_t hi) {
+    return static_cast<Mask>(((1u << clamp_lanes(hi)) - 1u) & ~((1u << clamp_lanes(lo)) - 1u));
+  }
+  static Reg gather(const float* p, int64_t stride, Mask m) {
+    const __m512i index = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(static_cast<int>(stride)));
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
+  }
+  static Mask all_lanes() { return static_cast<Mask>(0xffffu); }
+
+  // Even / odd elements of the 32 floats a:b in natural order (VPERMT2PS is one shuffle here).
+  static Reg even(Reg a, Reg b) {
+    const __m512i index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, index, b);
+  }
+  static Reg odd(Reg a, Reg b) {
+    const __m512i index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(a, index, b);
+  }
+  static Reg from_pair_order(Reg v) { return v; }
+
+ private:
+  static unsigned clamp_lanes(int64_t n) {
+    return static_cast<unsigned>(n < 0 ? 0 : n > kWidth ? kWidth : n);
+  }
 };
 
 }  // namespace SEPCONV_ISA_NS

@@ -1,0 +1,400 @@
+// Depthwise convolution, NCHW: one output plane per call (so any depth multiplier), written once
+// against a vector type V (vec-avx2.h, vec-avx512.h) and instantiated per ISA by
+// dwconv-nchw-<isa>.cpp. No channel interleave: vectors run along the output width.
+//
+// A block is R output rows x B vectors of V::kWidth output columns, in R*B accumulators.
+//  - Square 3x3, 5x5, 7x7 kernels with stride 1 or 2 and dilation 1 (everything known at compile
+//    time): the (R-1)*S+K input rows of a block are loaded once per kernel column and each vector
+//    feeds every output row that reads it, so 3x3 s1 with R = 4, B = 1 needs 0.5 loads per FMA.
+//    The K*K weights are broadcast once per row pass: for 3x3 on AVX2 they stay in registers
+//    (9 weights + 4 accumulators + 1 input of 16); 5x5 and 7x7 (R = 2, B = 4) read them from the
+//    stack as FMA memory operands, one per kernel tap and output row, shared by the B vectors.
+//    Stride 2 loads two vectors per pair of kernel columns and splits even and odd lanes.
+//  - Any other kernel, stride or dilation: R = 2, B = 4 (8 accumulators cover the FMA latency),
+//    every tap's weight broadcast once for all of them; stride 1 and 2 load contiguous vectors,
+//    larger strides gather.
+// Borders without a padded copy: input rows outside the image are skipped; a block whose taps
+// reach outside the row loads through per-tap lane masks, computed once per plane for each border
+// column group; the last vector of a row stores only its lanes before out_w. Bias and activation
+// are applied in registers.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/simd/activation-simd.h"
+
+namespace sepconv {
+namespace SEPCONV_ISA_NS {
+namespace dwconv_nchw {
+
+struct Plane {
+  const float* x;  // input plane (in_h, in_w)
+  const float* w;  // (kernel_h, kernel_w)
+  float bias;
+  float* y;        // output plane (out_h, out_w)
+  int64_t in_h, in_w, out_w;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+  int64_t pad_top, pad_left;
+};
+
+// row + i for an i that may fall outside the row (a border block's masked-off lanes). Masked loads
+// and gathers touch no masked-off lane; the address is formed on integers because a pointer
+// outside its array is undefined even if never dereferenced.
+static inline const float* beside(const float* row, int64_t i) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
+                                        static_cast<uintptr_t>(i * int64_t(sizeof(float))));
+}
+
+// The lane masks of one tap vector of a border block: its load (stride 2: its two loads) keeps the
+// input columns inside [0, in_w). Computed once per block and kernel column, reused by every row.
+template <class V, int S>
+struct Lanes {
+  typename V::Mask m[S == 2 ? 2 : 1];
+};
+
+// For the vector whose lane j reads column col + j * stride (S: the stride if known, else 0).
+template <class V, int S>
+static inline Lanes<V, S> lanes_inside(int64_t col, int64_t stride, int64_t in_w) {
+  constexpr int W = V::kWidth;
+  Lanes<V, S> l;
+  if constexpr (S == 0) {
+    int64_t lo, hi;
+    valid_outputs(col, stride, in_w, W, &lo, &hi);
+    l.m[0] = V::range_mask(lo, hi);
+  } else {
+    l.m[0] = V::range_mask(-col, in_w - col);
+    if constexpr (S == 2) l.m[1] = V::range_mask(-col - W, in_w - col - W);
+  }
+  return l;
+}
+
+// Stride 2: the two vectors from column col, whose even and odd lanes are the input columns of two
+// neighbouring kernel columns.
+template <class V, bool Edge>
+static inline void load_pair(const float* row, int64_t col, const Lanes<V, 2>& l,
+                             typename V::Reg* lo, typename V::Reg* hi) {
+  constexpr int W = V::kWidth;
+  if constexpr (Edge) {
+    *lo = V::load(beside(row, col), l.m[0]);
+    *hi = V::load(beside(row, col + W), l.m[1]);
+  } else {
+    *lo = V::load(row + col);
+    *hi = V::load(row + col + W);
+  }
+}
+
+// Lanes j: row[col + j * stride]. S = 1 or 2 is the stride known at compile time (stride 2 in
+// V's pair order, see from_pair_order), S = 0 any stride (a gather).
+template <class V, int S, bool Edge>
+static inline typename V::Reg load_tap(const float* row, int64_t col, int64_t stride,
+                                       const Lanes<V, S>& l) {
+  if constexpr (S == 1) {
+    return Edge ? V::load(beside(row, col), l.m[0]) : V::load(row + col);
+  } else if constexpr (S == 2) {
+    typename V::Reg lo, hi;
+    load_pair<V, Edge>(row, col, l, &lo, &hi);
+    return V::even(lo, hi);
+  } else {
+    return Edge ? V::gather(beside(row, col), stride, l.m[0])
+                : V::gather(row + col, stride, V::all_lanes());
+  }
+}
+
+// R*B accumulators to outputs (oh .. oh+R-1, ow0 + b*W ..), stride-2 blocks back in natural order.
+// A border block may run past out_w: only the lanes before out_w of its last vector are stored.
+// y: output (oh, ow0); tail: outputs from ow0 to the end of the row.
+template <class V, int S, int R, int B, bool Edge, Activation A>
+static inline void store_block(typename V::Reg (&acc)[R][B], float* y, int64_t out_w,
+                               int64_t tail) {
+  constexpr int W = V::kWidth;
+#pragma GCC unroll 8
+  for (int b = 0; b < B; ++b) {
+    const int64_t left = Edge ? tail - b * W : W;
+    if (Edge && left <= 0) break;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      typename V::Reg v = acc[r][b];
+      if constexpr (S == 2) v = V::from_pair_order(v);
+      v = vactivate<V, A>(v);
+      if (Edge && left < W) {
+        V::store_first(y + r * out_w + b * W, v, left);
+      } else {
+        V::store(y + r * out_w + b * W, v);
+      }
+    }
+  }
+}
+
+// The K*K weights of a square kernel, broadcast once per row pass. When they do not fit in registers
+// next to the accumulators (5x5 and 7x7 on AVX2) the compiler keeps the broadcast vectors on the
+// stack and the FMAs read them as memory operands at fixed offsets.
+template <class V, int K>
+struct SquareWeights {
+  explicit SquareWeights(const float* w) {
+#pragma GCC unroll 49
+    for (int i = 0; i < K * K; ++i) reg[i] = V::broadcast(w + i);
+  }
+  typename V::Reg reg[K * K];
+};
+
+// Block of a square KxK kernel, stride S, dilation 1. Input row t of the block (t < (R-1)*S + K)
+// meets output row r at kernel row t - r*S; the loops below unroll completely, so those tests
+// vanish and only the row-inside-image test (row padding: skip the row) runs, unless the caller
+// knows every row is inside (RowsInside).
+// Stride 1: vector b of kernel column kw starts at column (ow0 + b*W) - pad_left + kw. Stride 2:
+// kernel columns 2q and 2q+1 are the even and odd lanes of the pair from 2*(ow0 + b*W) - pad_left
+// + 2q. A border block's lanes are lanes[b * kSquareVectors<K, S> + v] for that vector v.
+template <int K, int S>
+constexpr int kSquareVectors = S == 1 ? K : (K + 1) / 2;
+
+template <class V, int K, int S, int R, int B, bool Edge, bool RowsInside, Activation A>
+static inline void block_square(const Plane& p, const SquareWeights<V, K>& w,
+                                const Lanes<V, S>* lanes, int64_t oh, int64_t ow0) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  constexpr int kInputRows = (R - 1) * S + K;
+  Reg acc[R][B];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int b = 0; b < B; ++b) acc[r][b] = V::set1(p.bias);
+  }
+  // Fields in locals: the output stores cannot alias them, so they stay in registers.
+  const int64_t in_h = p.in_h, in_w = p.in_w, out_w = p.out_w;
+  const int64_t ih0 = oh * S - p.pad_top;
+  const int64_t col0 = ow0 * S - p.pad_left;
+  float* const y = p.y + oh * out_w + ow0;
+  // An interior block addresses its loads from the row's first column (constant offsets).
+  const float* const x = Edge ? p.x : p.x + col0;
+  const int64_t col = Edge ? col0 : 0;
+  constexpr int kVectors = kSquareVectors<K, S>;
+  const Lanes<V, S> none{};
+#pragma GCC unroll 32
+  for (int t = 0; t < kInputRows; ++t) {
+    const int64_t ih = ih0 + t;
+    if (!RowsInside && (ih < 0 || ih >= in_h)) continue;  // row padding
+    const float* row = x + ih * in_w;
+#pragma GCC unroll 8
+    for (int kw = 0; kw < K; ++kw) {
+      Reg xv[B];
+#pragma GCC unroll 8
+      for (int b = 0; b < B; ++b) {
+        if constexpr (S == 1) {
+          xv[b] = load_tap<V, 1, Edge>(row, col + b * W + kw, 1,
+                                       Edge ? lanes[b * kVectors + kw] : none);
+        } else {
+          Reg lo, hi;
+          load_pair<V, Edge>(row, col + 2 * b * W + kw - kw % 2,
+                             Edge ? lanes[b * kVectors + kw / 2] : none, &lo, &hi);
+          xv[b] = kw % 2 == 0 ? V::even(lo, hi) : V::odd(lo, hi);
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int kh = t - r * S;
+        if (kh < 0 || kh >= K) continue;
+        const Reg wk = w.reg[kh * K + kw];
+#pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) acc[r][b] = V::fma(xv[b], wk, acc[r][b]);
+      }
+    }
+  }
+  store_block<V, S, R, B, Edge, A>(acc, y, out_w, out_w - ow0);
+}
+
+// Block of any kernel, stride and dilation: every tap's weight is broadcast once for all R*B
+// accumulators. Kernel columns outermost so that a border block's lane masks are computed once
+// per column; a column with no lane inside the row is skipped.
+template <class V, int S, int R, int B, bool Edge, Activation A>
+static inline void block_any(const Plane& p, int64_t oh, int64_t ow0) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  Reg acc[R][B];
+  // Kernel rows inside the image per output row (row padding), and their union.
+  int64_t kh_lo[R], kh_hi[R], ih0[R];
+  int64_t kh_begin = p.kernel_h, kh_end = 0;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int b = 0; b < B; ++b) acc[r][b] = V::set1(p.bias);
+    ih0[r] = (oh + r) * p.stride_h - p.pad_top;
+    valid_outputs(ih0[r], p.dilation_h, p.in_h, p.kernel_h, &kh_lo[r], &kh_hi[r]);
+    kh_begin = min_i64(kh_begin, kh_lo[r]);
+    kh_end = max_i64(kh_end, kh_hi[r]);
+  }
+  const int64_t sw = S == 0 ? p.stride_w : S;
+  for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+    const int64_t col = ow0 * sw + kw * p.dilation_w - p.pad_left;
+    Lanes<V, S> lanes[B];
+    if constexpr (Edge) {
+      int64_t lo, hi;
+      valid_outputs(col, sw, p.in_w, B * W, &lo, &hi);
+      if (lo >= hi) continue;
+#pragma GCC unroll 8
+      for (int b = 0; b < B; ++b) lanes[b] = lanes_inside<V, S>(col + b * W * sw, sw, p.in_w);
+    }
+    for (int64_t kh = kh_begin; kh < kh_end; ++kh) {
+      const Reg wk = V::broadcast(p.w + kh * p.kernel_w + kw);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        if (kh < kh_lo[r] || kh >= kh_hi[r]) continue;
+        const float* row = p.x + (ih0[r] + kh * p.dilation_h) * p.in_w;
+#pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) {
+          const Reg xv = load_tap<V, S, Edge>(row, col + b * W * sw, sw, lanes[b]);
+          acc[r][b] = V::fma(xv, wk, acc[r][b]);
+        }
+      }
+    }
+  }
+  store_block<V, S == 2 ? 2 : 1, R, B, Edge, A>(acc, p.y + oh * p.out_w + ow0, p.out_w,
+                                               p.out_w - ow0);
+}
+
+// Rows [begin, end) in passes of R rows, then R/2, ..., 1 for the remainder.
+template <int R, class Pass>
+static inline void row_passes(int64_t begin, int64_t end, Pass&& pass) {
+  int64_t oh = begin;
+  for (; oh + R <= end; oh += R) pass(std::integral_constant<int, R>{}, oh);
+  if constexpr (R > 1) row_passes<R / 2>(oh, end, pass);
+}
+
+// As row_passes, with the rows whose kernel rows all lie inside the image, [inside_lo, inside_hi),
+// passed as pass(std::true_type, rows, oh) and the rows above and below as std::false_type.
+template <int R, class Pass>
+static inline void row_passes_split(int64_t begin, int64_t end, int64_t inside_lo,
+                                    int64_t inside_hi, Pass&& pass) {
+  const int64_t lo = max_i64(begin, min_i64(inside_lo, end));
+  const int64_t hi = max_i64(lo, min_i64(inside_hi, end));
+  const auto checked = [&](auto rows, int64_t oh) { pass(std::false_type{}, rows, oh); };
+  row_passes<R>(begin, lo, checked);
+  row_passes<R>(lo, hi, [&](auto rows, int64_t oh) { pass(std::true_type{}, rows, oh); });
+  row_passes<R>(hi, end, checked);
+}
+
+// Splits the output row into vectors of W: the interior vectors (every tap of every lane inside
+// [lo, hi)) go to clean(ow_begin, ow_end), the border ones, in groups of up to B, to
+// border(vectors, ow) (vectors a std::integral_constant). A row with fewer than B interior vectors
+// is one border span, so that a narrow image still fills B vectors (5x5 at width 28, 31x31 at 32:
+// one group of 4).
+template <class V, int B, class Border, class Clean>
+static inline void split_columns(int64_t out_w, int64_t lo, int64_t hi, Border&& border,
+                                 Clean&& clean) {
+  constexpr int W = V::kWidth;
+  const int64_t vectors = (out_w + W - 1) / W;
+  int64_t clean_begin = (lo + W - 1) / W, clean_end = min_i64(hi / W, vectors);
+  if (clean_end - clean_begin < B) clean_begin = clean_end = vectors;
+  const auto border_span = [&](int64_t v, int64_t end) {
+    for (; v + B <= end; v += B) border(std::integral_constant<int, B>{}, v * W);
+    if constexpr (B > 1) {
+      for (; v < end; ++v) border(std::integral_constant<int, 1>{}, v * W);
+    }
+  };
+  border_span(0, clean_begin);
+  if (clean_begin < clean_end) clean(clean_begin * W, clean_end * W);
+  border_span(clean_end, vectors);
+}
+
+// Interior columns [ow_begin, ow_end) of one pass: blocks of B vectors, then single vectors.
+template <class V, int B, class Block>
+static inline void clean_blocks(int64_t ow_begin, int64_t ow_end, Block&& block) {
+  constexpr int W = V::kWidth;
+  int64_t ow = ow_begin;
+  for (; ow + B * W <= ow_end; ow += B * W) block(std::integral_constant<int, B>{}, ow);
+  if constexpr (B > 1) {
+    for (; ow < ow_end; ow += W) block(std::integral_constant<int, 1>{}, ow);
+  }
+}
+
+// A border column group runs down every row of the band before the next group, so its lane masks
+// are computed once per plane; interior columns run row pass by row pass, so the input rows of a
+// pass stay in L1 for the next one.
+template <class V, int K, int S, int R, int B, Activation A>
+static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end) {
+  constexpr int W = V::kWidth;
+  constexpr int kVectors = kSquareVectors<K, S>;
+  int64_t lo, hi;
+  valid_outputs(-p.pad_left, S, p.in_w - (K - 1), p.out_w, &lo, &hi);
+  const SquareWeights<V, K> w(p.w);
+  const auto border = [&](auto vectors, int64_t ow) {
+    constexpr int BB = decltype(vectors)::value;
+    Lanes<V, S> lanes[BB * kVectors];
+#pragma GCC unroll 8
+    for (int b = 0; b < BB; ++b) {
+#pragma GCC unroll 8
+      for (int v = 0; v < kVectors; ++v) {
+        lanes[b * kVectors + v] = lanes_inside<V, S>((ow + b * W) * S - p.pad_left + v * S, S, p.in_w);
+      }
+    }
+    row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
+      block_square<V, K, S, decltype(rows)::value, BB, true, false, A>(p, w, lanes, oh, ow);
+    });
+  };
+  int64_t rows_lo, rows_hi;
+  valid_outputs(-p.pad_top, S, p.in_h - (K - 1), oh_end, &rows_lo, &rows_hi);
+  const auto clean = [&](int64_t ow_begin, int64_t ow_end) {
+    row_passes_split<R>(oh_begin, oh_end, rows_lo, rows_hi, [&](auto inside, auto rows, int64_t oh) {
+      clean_blocks<V, B>(ow_begin, ow_end, [&](auto vectors, int64_t ow) {
+        block_square<V, K, S, decltype(rows)::value, decltype(vectors)::value, false,
+                     decltype(inside)::value, A>(p, w, nullptr, oh, ow);
+      });
+    });
+  };
+  split_columns<V, B>(p.out_w, lo, hi, border, clean);
+}
+
+template <class V, int S, Activation A>
+static inline void plane_any(const Plane& p, int64_t oh_begin, int64_t oh_end) {
+  // 8 accumulators hide the FMA latency; 2 rows keep them busy on narrow images (31x31 at 32).
+  constexpr int R = 2, B = 4;
+  const int64_t sw = S == 0 ? p.stride_w : S;
+  int64_t lo, hi;
+  valid_outputs(-p.pad_left, sw, p.in_w - (p.kernel_w - 1) * p.dilation_w, p.out_w, &lo, &hi);
+  const auto border = [&](auto vectors, int64_t ow) {
+    row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
+      block_any<V, S, decltype(rows)::value, decltype(vectors)::value, true, A>(p, oh, ow);
+    });
+  };
+  const auto clean = [&](int64_t ow_begin, int64_t ow_end) {
+    row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
+      clean_blocks<V, B>(ow_begin, ow_end, [&](auto vectors, int64_t ow) {
+        block_any<V, S, decltype(rows)::value, decltype(vectors)::value, false, A>(p, oh, ow);
+      });
+    });
+  };
+  split_columns<V, B>(p.out_w, lo, hi, border, clean);
+}
+
+template <class V>
+void run(const kernels::DwconvNchwArgs& a) {
+  const Window& win = a.window;
+  const Geometry& g = a.geometry;
+  const Plane p{a.x, a.weight, a.bias, a.y, g.in_h, g.in_w, g.out_w,
+                win.kernel_h, win.kernel_w, win.stride_h, win.stride_w,
+                win.dilation_h, win.dilation_w, g.pad_top, g.pad_left};
+  const bool square = win.kernel_h == win.kernel_w && win.stride_h == win.stride_w &&
+                      win.stride_w <= 2 && win.dilation_h == 1 && win.dilation_w == 1;
+  with_activation(a.activation, [&](auto tag) {
+    constexpr Activation A = decltype(tag)::value;
+    // Rows x vectors per block: see the register budget in the file comment.
+    switch (square ? win.kernel_w * 10 + win.stride_w : 0) {
+      case 31: plane_square<V, 3, 1, 4, 1, A>(p, a.oh_begin, a.oh_end); return;
+      case 32: plane_square<V, 3, 2, 2, 2, A>(p, a.oh_begin, a.oh_end); return;
+      case 51: plane_square<V, 5, 1, 2, 4, A>(p, a.oh_begin, a.oh_end); return;
+      case 52: plane_square<V, 5, 2, 2, 2, A>(p, a.oh_begin, a.oh_end); return;
+      case 71: plane_square<V, 7, 1, 2, 4, A>(p, a.oh_begin, a.oh_end); return;
+      case 72: plane_square<V, 7, 2, 2, 2, A>(p, a.oh_begin, a.oh_end); return;
+      default: break;
+    }
+    switch (win.stride_w) {
+      case 1: plane_any<V, 1, A>(p, a.oh_begin, a.oh_end); break;
+      case 2: plane_any<V, 2, A>(p, a.oh_begin, a.oh_end); break;
+      default: plane_any<V, 0, A>(p, a.oh_begin, a.oh_end); break;
+    }
+  });
+}
+
+}  // namespace dwconv_nchw
+}  // namespace SEPCONV_ISA_NS
+}  // namespace sepconv
