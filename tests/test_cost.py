@@ -248,6 +248,34 @@ def test_separable_counts(case, multiplier):
     assert parts.output_shape == got.output_shape
 
 
+@pytest.mark.parametrize("expand", [True, False])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_inverted_residual_counts(expand, layout):
+    rng = np.random.default_rng(5)
+    c, ce, cout, k = 4, 12 if expand else 4, 4, 3
+    x = rand(rng, (2, c, 7, 6))
+    ew = rand(rng, (ce, c)) if expand else None
+    dw, pw = rand(rng, (ce, 1, k, k)), rand(rng, (cout, ce))
+    cnt = Counter()
+    mid = x.astype(np.float64)
+    if expand:
+        mid = naive_conv(mid, ew[:, :, None, None], None, groups=1, activation="relu6",
+                         counter=cnt)
+    mid2 = naive_conv(mid, dw, None, groups=ce, activation="relu6", counter=cnt, padding=1)
+    ref = naive_conv(mid2, pw[:, :, None, None], None, groups=1, activation=None, counter=cnt)
+    ref = ref + x  # the residual: stride 1 and Cout == C
+    y = sepconv.inverted_residual(to_layout(x, layout, False), ew, dw, pw, layout=layout)
+    check_close(y, to_layout(ref, layout, False))
+    got = cost.inverted_residual(to_layout(x, layout, False).shape,
+                                 None if ew is None else ew.shape, dw.shape, pw.shape,
+                                 layout=layout)
+    assert got.output_shape == y.shape
+    assert got.multiplications == cnt.madds
+    assert got.flops == cnt.flops() + y.size  # + the residual adds
+    weights = dw.size + pw.size + (ew.size if expand else 0)
+    assert got.min_bytes == 4 * (x.size + weights + y.size)  # fused: no intermediate traffic
+
+
 def test_cost_add_and_sum():
     a = cost.Cost(1, 2, 3, (1, 2))
     b = cost.Cost(10, 20, 30, (4, 5))

@@ -203,9 +203,10 @@ def inverted_residual_channels(expand_shape: Optional[Tuple[int, ...]],
 
 
 def centred_padding(kernel: Tuple[int, int], dilation: Tuple[int, int]):
-    """PyTorch MobileNet's padding, (k - 1) // 2 * dilation per side: odd kernels keep the size."""
+    """PyTorch MobileNet's padding, (k - 1) // 2 * dilation per side (odd kernels keep the
+    size), as ((top, bottom), (left, right))."""
     ph, pw = ((k - 1) // 2 * d for k, d in zip(kernel, dilation))
-    return (ph, ph, pw, pw)
+    return ((ph, ph), (pw, pw))
 
 
 def residual_flag(residual: Any, stride: Tuple[int, int], c: int, cout: int) -> bool:

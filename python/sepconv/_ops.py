@@ -213,8 +213,8 @@ def inverted_residual(x: np.ndarray, expand_weight: Optional[np.ndarray],
         raise ValueError("expand_bias must be None when expand_weight is None")
     kernel = (dw.shape[2], dw.shape[3])
     stride, dilation = _args.pair("stride", stride), _args.pair("dilation", dilation)
-    padding = (_args.centred_padding(kernel, dilation) if padding is None
-               else _args.padding4(padding))
+    padding = _args.padding4(_args.centred_padding(kernel, dilation) if padding is None
+                             else padding)
     y = _core.inverted_residual(
         x4, None if ew is None else ew.reshape(ce, c), dw, pw.reshape(cout, ce),
         _args.bias_array(expand_bias, "expand_bias", ce),

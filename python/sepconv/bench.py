@@ -258,7 +258,7 @@ def _call_cost(fn: Callable, args: tuple, kwargs: dict, layout: str, x_shape_nch
 def case_cost(case: Case, batch: int, layout: str) -> Tuple[float, float, str]:
     """(flops, min_bytes, source) for one case; source is "sepconv.cost" or "bench"."""
     cost = _cost_module()
-    if cost is not None and case.op != "inverted_residual":  # the cost model has no block op
+    if cost is not None:
         xs_nchw = (batch, case.c, case.h, case.w)
         xs = _shape(batch, case.c, case.h, case.w, layout)
         ws = _weight_shapes(case)
@@ -271,6 +271,9 @@ def case_cost(case: Case, batch: int, layout: str) -> Tuple[float, float, str]:
             elif case.op == "separable":
                 r = _call_cost(cost.separable_conv2d, ws,
                                dict(geo, depthwise_activation=case.dw_act), layout, xs_nchw, xs)
+            elif case.op == "inverted_residual":
+                expand = ws if case.expand else (None,) + ws
+                r = _call_cost(cost.inverted_residual, expand, geo, layout, xs_nchw, xs)
             else:
                 r = _call_cost(cost.conv2d, (ws[0],), geo, layout, xs_nchw, xs)
             return float(r.flops), float(r.min_bytes), "sepconv.cost"

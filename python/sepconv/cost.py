@@ -46,7 +46,7 @@ from . import _args
 
 __all__ = [
     "Cost", "ACTIVATION_FLOPS", "depthwise_conv2d", "pointwise_conv2d", "separable_conv2d",
-    "conv2d", "separable_ratio", "measure_ratio", "plot_ratio",
+    "conv2d", "inverted_residual", "separable_ratio", "measure_ratio", "plot_ratio",
 ]
 
 Pair = Union[int, tuple]
@@ -242,6 +242,58 @@ def separable_conv2d(x_shape: Shape, depthwise_weight_shape: Shape, pointwise_we
     elements = (_numel(x4) + _numel(dw) + cout * cmid + (cmid if dbias else 0)
                 + (cout if pbias else 0) + outputs)
     return Cost(mults, flops, BYTES_PER_ELEMENT * elements,
+                _out_shape(n, cout, oh, ow, layout, unbatched))
+
+
+def inverted_residual(x_shape: Shape, expand_weight_shape: Optional[Shape],
+                      depthwise_weight_shape: Shape, project_weight_shape: Shape,
+                      expand_bias: bool = False, depthwise_bias: bool = False,
+                      project_bias: bool = False, *, stride: Pair = 1, padding: Any = None,
+                      dilation: Pair = 1, activation: Optional[str] = "relu6",
+                      residual: Optional[bool] = None, layout: str = "NCHW") -> Cost:
+    """Cost of the fused ``sepconv.inverted_residual`` with arrays of these shapes.
+
+    Shapes (NCHW; NHWC puts C last):
+      x_shape                (N, C, H, W) or unbatched (C, H, W)
+      expand_weight_shape    (Ce, C[, 1, 1]) or None (no expansion, Ce = C)
+      depthwise_weight_shape (Ce, 1, KH, KW);  project_weight_shape (Cout, Ce[, 1, 1])
+    multiplications = N * (H*W * C*Ce + OH*OW * Ce * (KH*KW + Cout))
+
+    The sum of the three stages' costs, minus the intermediates' traffic (fused, they never go
+    to memory), plus one add per output element with the residual. ``padding`` and ``residual``
+    default as in the op.
+
+    Example:
+      >>> from sepconv import cost
+      >>> c = cost.inverted_residual((1, 24, 56, 56), (144, 24), (144, 1, 3, 3), (24, 144))
+      >>> c.multiplications, c.output_shape
+      (25740288, (1, 24, 56, 56))
+    """
+    layout = _args.layout_of(layout)
+    n, c, hw, x4, unbatched = _x_dims(x_shape, layout)
+    ew = None if expand_weight_shape is None else _shape(expand_weight_shape, "expand_weight_shape")
+    dw = _shape(depthwise_weight_shape, "depthwise_weight_shape")
+    pw = _shape(project_weight_shape, "project_weight_shape")
+    ce, cout = _args.inverted_residual_channels(ew, dw, pw, c, _args.x_source(x4, layout))
+    stride, dilation = _args.pair("stride", stride), _args.pair("dilation", dilation)
+    if padding is None:
+        padding = _args.centred_padding(tuple(dw[2:]), dilation)
+    stages = []
+    if ew is not None:
+        stages.append(pointwise_conv2d(x4, (ce, c), expand_bias, layout=layout,
+                                       activation=activation))
+    stages.append(depthwise_conv2d(stages[-1].output_shape if stages else x4, dw, depthwise_bias,
+                                   stride=stride, padding=padding, dilation=dilation,
+                                   layout=layout, activation=activation))
+    stages.append(pointwise_conv2d(stages[-1].output_shape, (cout, ce), project_bias,
+                                   layout=layout))
+    total = sum(stages)
+    intermediates = sum(_numel(s.output_shape) for s in stages[:-1])
+    outputs = _numel(total.output_shape)
+    add = outputs if _args.residual_flag(residual, stride, c, cout) else 0
+    oh, ow = (total.output_shape[2:] if layout == "NCHW" else total.output_shape[1:3])
+    return Cost(total.multiplications, total.flops + add,
+                total.min_bytes - 2 * BYTES_PER_ELEMENT * intermediates,
                 _out_shape(n, cout, oh, ow, layout, unbatched))
 
 

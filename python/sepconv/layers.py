@@ -302,8 +302,8 @@ class InvertedResidual(_Layer):
         pbias = _frozen(_args.bias_array(project_bias, "project_bias", cout), "project_bias")
         kernel = tuple(dw.shape[2:])
         stride, dilation = _args.pair("stride", stride), _args.pair("dilation", dilation)
-        padding = (_args.centred_padding(kernel, dilation) if padding is None
-                   else _args.padding4(padding))
+        padding = _args.padding4(_args.centred_padding(kernel, dilation) if padding is None
+                                 else padding)
         activation = _args.activation_name(activation, "activation")
         residual = _args.residual_flag(residual, stride, c, cout)
         self._layer = _core.InvertedResidual(
