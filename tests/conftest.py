@@ -77,6 +77,15 @@ def isa(request):
         sepconv._core.set_isa(previous)
 
 
+@pytest.fixture(params=["always", "never", "auto"])
+def fusion(request):
+    """Force the composite ops' fusion rule for the test; restore the previous one after."""
+    previous = sepconv._core.get_fusion()
+    sepconv._core.set_fusion(request.param)
+    yield request.param
+    sepconv._core.set_fusion(previous)
+
+
 TINY = np.finfo(np.float64).tiny
 
 

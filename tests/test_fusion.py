@@ -10,14 +10,6 @@ import sepconv
 from conftest import check, poisoned, randn, reference, to_layout
 
 
-@pytest.fixture(params=["always", "never", "auto"])
-def fusion(request):
-    previous = sepconv._core.get_fusion()
-    sepconv._core.set_fusion(request.param)
-    yield request.param
-    sepconv._core.set_fusion(previous)
-
-
 def run_case(rng, layout, n, c, h, w, k, m, cout, stride=1, padding="same", dilation=1,
              dw_act="relu6", act=None, bias=True):
     x = randn(rng, (n, c, h, w))

@@ -10,14 +10,6 @@ import sepconv
 from conftest import check, poisoned, randn, reference, to_layout
 
 
-@pytest.fixture(params=["always", "never", "auto"])
-def fusion(request):
-    previous = sepconv._core.get_fusion()
-    sepconv._core.set_fusion(request.param)
-    yield request.param
-    sepconv._core.set_fusion(previous)
-
-
 def weights(rng, c, ce, cout, k, expand=True, bias=True):
     # scaled so that the three stages keep values of order one
     return dict(

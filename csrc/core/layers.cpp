@@ -27,26 +27,24 @@ class OwnedArrays {
 }  // namespace
 
 // Each Op declares `owned` before `op`, so the copies exist when the operator is built.
-template <>
-struct Layer<DepthwiseConv2dDesc>::Op {
-  Op(const ConvPlan& p, const float* weight, const float* bias)
+template <class Operator>
+struct SingleStageOp {  // one plan, one weight, one bias
+  SingleStageOp(const ConvPlan& p, const float* weight, const float* bias)
       : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
   OwnedArrays owned;
-  detail::DepthwiseOp op;
+  Operator op;
 };
 template <>
-struct Layer<PointwiseConv2dDesc>::Op {
-  Op(const ConvPlan& p, const float* weight, const float* bias)
-      : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
-  OwnedArrays owned;
-  detail::PointwiseOp op;
+struct Layer<DepthwiseConv2dDesc>::Op : SingleStageOp<detail::DepthwiseOp> {
+  using SingleStageOp::SingleStageOp;
 };
 template <>
-struct Layer<Conv2dDesc>::Op {
-  Op(const ConvPlan& p, const float* weight, const float* bias)
-      : op(p, owned.keep(weight, p.weight_count), owned.keep(bias, p.out_channels)) {}
-  OwnedArrays owned;
-  detail::Conv2dOp op;
+struct Layer<PointwiseConv2dDesc>::Op : SingleStageOp<detail::PointwiseOp> {
+  using SingleStageOp::SingleStageOp;
+};
+template <>
+struct Layer<Conv2dDesc>::Op : SingleStageOp<detail::Conv2dOp> {
+  using SingleStageOp::SingleStageOp;
 };
 template <>
 struct Layer<SeparableConv2dDesc>::Op {
