@@ -167,6 +167,43 @@ class Conv2dOp : public Op {
   std::vector<float> x_, w_, b_, y_;
 };
 
+// The inverted residual block, fused or as its three stages (sepconv's fusion knob).
+class InvertedResidualOp : public Op {
+ public:
+  InvertedResidualOp(const sepconv::InvertedResidualDesc& d, sepconv::Fusion fusion)
+      : d_(d), fusion_(fusion) {}
+  void run() override {
+    sepconv::set_separable_fusion(fusion_);
+    sepconv::inverted_residual(d_, x_.data(), ew_.data(), eb_.data(), dw_.data(), db_.data(),
+                               pw_.data(), pb_.data(), y_.data());
+  }
+  int64_t out_elems() const override { return sepconv::output_shape(d_).numel(); }
+  double flops() const override {
+    const double out_pixels = static_cast<double>(out_elems()) / d_.out_channels;
+    const double ce = static_cast<double>(d_.expanded_channels);
+    return 2.0 * (static_cast<double>(d_.in_h * d_.in_w) * d_.in_channels * ce +
+                  out_pixels * ce * (d_.window.kernel_h * d_.window.kernel_w + d_.out_channels));
+  }
+
+ protected:
+  void allocate() override {
+    const int64_t ce = d_.expanded_channels;
+    x_ = random_vec(d_.batch * d_.in_channels * d_.in_h * d_.in_w, 15);
+    ew_ = random_vec(ce * d_.in_channels, 16);
+    eb_ = random_vec(ce, 17);
+    dw_ = random_vec(ce * d_.window.kernel_h * d_.window.kernel_w, 18);
+    db_ = random_vec(ce, 19);
+    pw_ = random_vec(d_.out_channels * ce, 20);
+    pb_ = random_vec(d_.out_channels, 21);
+    y_.assign(static_cast<size_t>(out_elems()), 0.0f);
+  }
+
+ private:
+  sepconv::InvertedResidualDesc d_;
+  sepconv::Fusion fusion_;
+  std::vector<float> x_, ew_, eb_, dw_, db_, pw_, pb_, y_;
+};
+
 struct Case {
   std::string name;  // family/shape/layout
   std::shared_ptr<Op> op;
@@ -225,6 +262,26 @@ std::vector<Case> make_cases() {
       d.in_h = d.in_w = 56;
       d.window = square_window(3, 1);
       cases.push_back({"conv3x3/64to64_56x56/" + lay, std::make_shared<Conv2dOp>(d)});
+    }
+    struct Ir {
+      int64_t cin, expanded, hw, stride;
+    };
+    for (const Ir& s : {Ir{24, 144, 56, 1}, Ir{16, 96, 112, 2}, Ir{64, 384, 14, 1}}) {
+      sepconv::InvertedResidualDesc d;
+      d.layout = layout;
+      d.in_channels = s.cin;
+      d.expanded_channels = s.expanded;
+      d.out_channels = s.stride == 1 ? s.cin : s.cin + 8;
+      d.in_h = d.in_w = s.hw;
+      d.window = square_window(3, s.stride);
+      d.residual = s.stride == 1;
+      const std::string name = "ir/" + std::to_string(s.cin) + "x" +
+                               std::to_string(s.expanded / s.cin) + "_" + std::to_string(s.hw) +
+                               "s" + std::to_string(s.stride) + "/" + lay;
+      cases.push_back({name + "/fused",
+                       std::make_shared<InvertedResidualOp>(d, sepconv::Fusion::Always)});
+      cases.push_back({name + "/unfused",
+                       std::make_shared<InvertedResidualOp>(d, sepconv::Fusion::Never)});
     }
   }
   return cases;
