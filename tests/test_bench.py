@@ -138,3 +138,16 @@ def test_rel_error():
     assert bench.rel_error(a, a) == 0.0
     assert bench.rel_error(a, np.ones((3, 2))) == float("inf")
     assert bench.rel_error(a * np.nan, a) == float("inf")
+
+
+def test_before_after_table_pairs_rows_by_case_layout_batch_threads():
+    def row(case, median, gflops, torch_ratio):
+        return {"case": case, "layout": "NHWC", "batch": 1, "threads": 1,
+                "ours": {"status": "ok", "median_s": median, "gflops": gflops},
+                "peers": {"torch": {"status": "ok", "ratio": torch_ratio}}}
+
+    before = [row("a", 2e-3, 10.0, 0.8), row("gone", 1e-3, 5.0, 1.0)]
+    after = [row("a", 1e-3, 20.0, 1.6), row("new", 1e-3, 5.0, 1.0)]
+    head, rows = bench.before_after(after, before)
+    assert head[4:7] == ["before GFLOP/s", "after GFLOP/s", "after/before"]
+    assert rows == [["a", "NHWC", "1", "1", "10.0", "20.0", "2.00", "0.80", "1.60"]]

@@ -1133,6 +1133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write all results and metadata as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
     p.add_argument("--plot", metavar="PATH", help="write a bar chart of the ratios (matplotlib)")
+    p.add_argument("--baseline", metavar="JSON",
+                   help="an earlier run's --json: add a before/after table of our GFLOP/s")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     return p
@@ -1281,6 +1283,33 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
+def _row_key(r: dict) -> tuple:
+    return (r["case"], r["layout"], r["batch"], r["threads"])
+
+
+def before_after(results: List[dict], baseline: List[dict]) -> Tuple[List[str], List[List[str]]]:
+    """(head, rows) comparing our GFLOP/s with an earlier run's on the rows both have, plus the
+    ratio of each run's best-peer ratio (who was faster than the fastest of torch and ORT)."""
+    before = {_row_key(r): r for r in baseline if r.get("ours", {}).get("status") == "ok"}
+    head = ["case", "layout", "N", "thr", "before GFLOP/s", "after GFLOP/s", "after/before",
+            "before vs best peer", "after vs best peer"]
+    rows = []
+    for r in results:
+        b = before.get(_row_key(r))
+        if b is None or r["ours"].get("status") != "ok":
+            continue
+
+        def best_peer(row):
+            ratios = [row["peers"][p]["ratio"] for p in ("torch", "ort")
+                      if row["peers"].get(p, {}).get("status") == "ok"]
+            return _fmt_ratio(min(ratios)) if ratios else ""
+        rows.append([r["case"], r["layout"], str(r["batch"]), str(r["threads"]),
+                     f"{b['ours']['gflops']:.1f}", f"{r['ours']['gflops']:.1f}",
+                     _fmt_ratio(b["ours"]["median_s"] / r["ours"]["median_s"]),
+                     best_peer(b), best_peer(r)])
+    return head, rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns 0, or 1 if a peer disagreed with sepconv or one failed.
 
@@ -1356,6 +1385,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         md += [format_markdown(head, rows), ""]
         md += [f"- {n}" for n in notes]
         md += ["", "```", format_summary(summary, peers_shown), "```", ""]
+        if args.baseline:
+            with open(args.baseline) as f:
+                base = json.load(f)
+            b_head, b_rows = before_after(results, base["results"])
+            md += ["## Before and after", "",
+                   f"Our GFLOP/s against the run of {base['metadata'].get('date', '?')} "
+                   f"(`--baseline {args.baseline}`), on the rows both runs have; \"vs best peer\" "
+                   "is the smaller of the torch and ORT ratios in that run (> 1: sepconv faster "
+                   "than both). Two runs on a shared machine: differences under ~1.3x are noise.",
+                   "", format_markdown(b_head, b_rows), ""]
         _write(args.markdown, "\n".join(md))
     if args.plot:
         why = write_plot(args.plot, results, peers_shown)
