@@ -4,7 +4,13 @@
 // input in place.
 //   NHWC: Y (pixels x Cout_g) = col (pixels x KH*KW*Cin_g, taps outermost) * packed W_g^T (B panels).
 //   NCHW: Y (Cout_g x pixels) = W_g (Cout_g x Cin_g*KH*KW, read in place) * col (Cin_g*KH*KW x pixels).
+// NHWC with Cin_g >= kMinImplicitDepth skips the im2col copy for the interior (implicit GEMM,
+// kernels.h: GemmTapsArgs): for an output row's columns whose every tap lies inside the image, the A
+// rows of tap (kh, kw) are the input pixels that tap reads, stride_w * Cin apart, accumulated over
+// the taps into the same C block; taps on padded rows are skipped. Only the border columns (usually
+// one each side) go through im2col, one column of a block of rows at a time (C rows out_w apart).
 #include <algorithm>
+#include <vector>
 
 #include "core/buffer.h"
 #include "core/check.h"
@@ -20,6 +26,9 @@ namespace {
 
 // A thread's im2col tile stays within half of a 512 KiB L2.
 constexpr int64_t kMaxTileFloats = int64_t(1) << 16;
+// Below this depth per tap, a k-block of the implicit GEMM is too short to pay for loading and
+// storing the C tile once per tap: im2col's longer k-blocks win.
+constexpr int64_t kMinImplicitDepth = 16;
 
 struct Conv {
   const ConvPlan& p;
@@ -77,27 +86,121 @@ struct Conv {
     }
   }
 
-  // NHWC: one row of depth (taps outermost, Cin_g inner) per pixel; xg = the image + group offset.
-  void im2col_nhwc(const float* xg, int64_t p0, int64_t nb, float* col) const {
+  // NHWC: the row of depth (taps outermost, Cin_g inner) of output pixel (oh, ow); xg = the image +
+  // group offset.
+  void im2col_nhwc_pixel(const float* xg, int64_t oh, int64_t ow, float* dst) const {
     const Geometry& g = p.geometry;
-    for (int64_t j = 0; j < nb; ++j) {
-      const int64_t oh = (p0 + j) / g.out_w, ow = (p0 + j) % g.out_w;
-      for (int64_t kh = 0; kh < kh_n; ++kh) {
-        const int64_t r = ih(oh, kh);
-        for (int64_t kw = 0; kw < kw_n; ++kw) {
-          float* dst = col + j * depth + (kh * kw_n + kw) * cin_g;
-          const int64_t c = iw(ow, kw);
-          if (r < 0 || r >= g.in_h || c < 0 || c >= g.in_w) {
-            std::fill(dst, dst + cin_g, 0.0f);
-          } else {
-            const float* src = xg + (r * g.in_w + c) * p.in_channels;
-            std::copy(src, src + cin_g, dst);
-          }
+    for (int64_t kh = 0; kh < kh_n; ++kh) {
+      const int64_t r = ih(oh, kh);
+      for (int64_t kw = 0; kw < kw_n; ++kw, dst += cin_g) {
+        const int64_t c = iw(ow, kw);
+        if (r < 0 || r >= g.in_h || c < 0 || c >= g.in_w) {
+          std::fill(dst, dst + cin_g, 0.0f);
+        } else {
+          const float* src = xg + (r * g.in_w + c) * p.in_channels;
+          std::copy(src, src + cin_g, dst);
         }
       }
     }
   }
+  void im2col_nhwc(const float* xg, int64_t p0, int64_t nb, float* col) const {
+    const Geometry& g = p.geometry;
+    for (int64_t j = 0; j < nb; ++j) {
+      im2col_nhwc_pixel(xg, (p0 + j) / g.out_w, (p0 + j) % g.out_w, col + j * depth);
+    }
+  }
+
+  // Output columns [lo, hi) whose every tap reads a column inside the image (lo <= hi).
+  void interior_columns(int64_t& lo, int64_t& hi) const {
+    const Geometry& g = p.geometry;
+    const int64_t sw = p.window.stride_w;
+    const int64_t first = iw(0, 0), last = iw(0, kw_n - 1);  // input columns of output column 0
+    lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+    hi = g.in_w - 1 - last < 0 ? 0 : (g.in_w - 1 - last) / sw + 1;
+    lo = std::min(lo, g.out_w);
+    hi = std::min(std::max(hi, lo), g.out_w);
+  }
 };
+
+// NHWC implicit GEMM (see the top of the file); packed = the groups' B panels, nb = columns of C
+// per kernel call.
+void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* packed_groups,
+                   const float* x, float* y, int64_t nb) {
+  const ConvPlan& p = cv.p;
+  const Geometry& g = p.geometry;
+  const kernels::GemmTiles& tiles = kt.gemm_tiles;
+  const int64_t depth = cv.depth, cin_g = cv.cin_g, cout_g = cv.cout_g, taps = cv.taps;
+  const int64_t threads = get_num_threads();
+  const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
+  int64_t lo = 0, hi = 0;
+  cv.interior_columns(lo, hi);
+  const bool has_edges = lo > 0 || hi < g.out_w;
+  // Tasks: blocks of output rows. A border column of a block is one im2col tile (rows x depth).
+  int64_t rows = block_size_for(g.out_h, p.batch * p.groups, min_tasks, 1);
+  if (has_edges) rows = std::max<int64_t>(1, std::min(rows, kMaxTileFloats / depth));
+  const int64_t row_blocks = ceil_div(g.out_h, rows);
+  const Scratch tiles_buf = alloc_scratch(has_edges ? threads * rows * depth : 0);
+  const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
+  const int64_t kc_tap = gemm_kc(cin_g, tiles);
+  const int64_t kc = gemm_kc(depth, tiles);
+  const int64_t row_floats = g.out_w * p.out_channels;  // one output row of y
+  std::vector<const float*> taps_buf(static_cast<size_t>(threads * taps));
+  parallel_for(p.batch * p.groups * row_blocks, p.y_count * depth, [&](int64_t task, int thread) {
+    const int64_t n = task / (p.groups * row_blocks);
+    const int64_t grp = (task / row_blocks) % p.groups;
+    const int64_t oh0 = (task % row_blocks) * rows;
+    const int64_t oh1 = std::min(g.out_h, oh0 + rows);
+    const float* xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
+    const float* packed = packed_groups + grp * group_floats;
+    float* yg = y + n * g.out_h * row_floats + grp * cout_g;
+    if (hi > lo) {
+      const float** a_taps = taps_buf.data() + thread * taps;
+      kernels::GemmTapsArgs a;
+      a.m = hi - lo;
+      a.taps = taps;
+      a.tap_depth = cin_g;
+      a.kc = kc_tap;
+      a.a_taps = a_taps;
+      a.lda = p.window.stride_w * p.in_channels;
+      a.ldc = p.out_channels;
+      a.activation = p.activation;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        for (int64_t kh = 0; kh < cv.kh_n; ++kh) {
+          const int64_t r = cv.ih(oh, kh);
+          for (int64_t kw = 0; kw < cv.kw_n; ++kw) {
+            a_taps[kh * cv.kw_n + kw] =
+                r < 0 || r >= g.in_h ? nullptr : xg + (r * g.in_w + cv.iw(lo, kw)) * p.in_channels;
+          }
+        }
+        for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
+          a.n = std::min(nb, cout_g - c0);
+          a.b = packed + c0 * (depth + 1);
+          a.c = yg + oh * row_floats + lo * p.out_channels + c0;
+          kt.gemm_taps_panels(a);
+        }
+      }
+    }
+    if (!has_edges) return;
+    float* col = tiles_buf.get() + thread * rows * depth;
+    kernels::GemmBlockArgs a;
+    a.m = oh1 - oh0; a.k = depth; a.kc = kc;
+    a.a = col; a.lda = depth;
+    a.bias = nullptr; a.ldb = 0; a.ldc = row_floats;
+    a.activation = p.activation;
+    a.workspace = nullptr;
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      if (ow == lo) ow = std::max(hi, lo);  // skip the interior
+      if (ow >= g.out_w) break;
+      for (int64_t oh = oh0; oh < oh1; ++oh) cv.im2col_nhwc_pixel(xg, oh, ow, col + (oh - oh0) * depth);
+      for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
+        a.n = std::min(nb, cout_g - c0);
+        a.b = packed + c0 * (depth + 1);
+        a.c = yg + oh0 * row_floats + ow * p.out_channels + c0;
+        kt.gemm_rows_panels(a);
+      }
+    }
+  });
+}
 
 }  // namespace
 
@@ -196,6 +299,10 @@ void Conv2dOp::operator()(const float* x, float* y) const {
 
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
   const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
+  if (!in_place && cin_g >= kMinImplicitDepth) {
+    implicit_nhwc(cv, kt, packed_->data(), x, y, nb);
+    return;
+  }
   parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
     const int64_t n = task / (p.groups * blocks);
     const int64_t grp = (task / blocks) % p.groups;
