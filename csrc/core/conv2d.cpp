@@ -9,6 +9,9 @@
 // rows of tap (kh, kw) are the input pixels that tap reads, stride_w * Cin apart, accumulated over
 // the taps into the same C block; taps on padded rows are skipped. Only the border columns (usually
 // one each side) go through im2col, one column of a block of rows at a time (C rows out_w apart).
+// NCHW with Cin_g >= kMinImplicitDepth runs the same NHWC path between two transposes (x to
+// channels-last, y back): two passes over x and y cost less than NCHW im2col, whose column tile is
+// then copied again into B panels and, with few output channels, reused by few rows of W.
 #include <algorithm>
 #include <vector>
 
@@ -18,6 +21,10 @@
 #include "core/operators.h"
 #include "core/packing.h"
 #include "core/parallel.h"
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 namespace sepconv {
 namespace detail {
@@ -122,6 +129,48 @@ struct Conv {
   }
 };
 
+// Rows [r0, r1) of src (rows x cols) into dst (cols x rows) = src^T: 4 x 4 transposes in SSE
+// registers (the baseline ISA), each reading 4 rows front to back.
+void transpose_block(const float* src, int64_t rows, int64_t cols, int64_t r0, int64_t r1,
+                     float* dst) {
+  int64_t i0 = r0;
+#if defined(__SSE2__)
+  const int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = cols / 4 * 4;
+  for (; i0 < r4; i0 += 4) {
+    const float* s = src + i0 * cols;
+    int64_t j = 0;
+    for (; j < c4; j += 4) {
+      __m128 a = _mm_loadu_ps(s + j), b = _mm_loadu_ps(s + cols + j);
+      __m128 c = _mm_loadu_ps(s + 2 * cols + j), d = _mm_loadu_ps(s + 3 * cols + j);
+      _MM_TRANSPOSE4_PS(a, b, c, d);
+      float* o = dst + j * rows + i0;
+      _mm_storeu_ps(o, a);
+      _mm_storeu_ps(o + rows, b);
+      _mm_storeu_ps(o + 2 * rows, c);
+      _mm_storeu_ps(o + 3 * rows, d);
+    }
+    for (; j < cols; ++j) {
+      for (int64_t i = i0; i < i0 + 4; ++i) dst[j * rows + i] = src[i * cols + j];
+    }
+  }
+#endif
+  for (; i0 < r1; ++i0) {
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i0] = src[i0 * cols + j];
+  }
+}
+
+// Each of `count` matrices (rows x cols, `rows * cols` apart) transposed, in parallel over row blocks.
+void transpose_all(const float* src, int64_t count, int64_t rows, int64_t cols, float* dst) {
+  const int64_t threads = get_num_threads();
+  const int64_t rb = block_size_for(rows, count, threads > 1 ? 4 * threads : 1, 16);
+  const int64_t blocks = ceil_div(rows, rb);
+  parallel_for(count * blocks, count * rows * cols, [&](int64_t task, int) {
+    const int64_t n = task / blocks, r0 = (task % blocks) * rb;
+    transpose_block(src + n * rows * cols, rows, cols, r0, std::min(rows, r0 + rb),
+                    dst + n * rows * cols);
+  });
+}
+
 // NHWC implicit GEMM (see the top of the file); packed = the groups' B panels, nb = columns of C
 // per kernel call.
 void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* packed_groups,
@@ -209,7 +258,7 @@ Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
   const int64_t depth = cin_g * taps;
-  if (p.layout == Layout::NCHW) return;
+  if (p.layout == Layout::NCHW && cin_g < kMinImplicitDepth) return;
   // NHWC: each group's weights as B panels with k = (tap, ci), the im2col order.
   const int64_t group_floats = packed_b_floats(depth, cout_g, kt_->gemm_tiles);
   std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
@@ -263,6 +312,17 @@ void Conv2dOp::operator()(const float* x, float* y) const {
   const int64_t blocks = ceil_div(pixels, block);
   const Scratch tiles_buf = alloc_scratch(in_place ? 0 : threads * block * depth);
 
+  if (p.layout == Layout::NCHW && packed_ != nullptr && !in_place) {
+    // Through channels-last: x (C x HW) -> (HW x C) per image, y back.
+    const Geometry& g = p.geometry;
+    float* xt = cached_scratch(CachedSlot::ConvInput, p.batch * p.in_pixels() * p.in_channels);
+    float* yt = cached_scratch(CachedSlot::ConvOutput, p.y_count);
+    transpose_all(x, p.batch, p.in_channels, p.in_pixels(), xt);
+    const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
+    implicit_nhwc(cv, kt, packed_->data(), xt, yt, nb);
+    transpose_all(yt, p.batch, g.out_h * g.out_w, p.out_channels, y);
+    return;
+  }
   if (p.layout == Layout::NCHW) {
     const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
     const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
