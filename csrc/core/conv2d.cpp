@@ -183,26 +183,39 @@ void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* 
   const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
   int64_t lo = 0, hi = 0;
   cv.interior_columns(lo, hi);
-  const bool has_edges = lo > 0 || hi < g.out_w;
-  // Tasks: blocks of output rows. A border column of a block is one im2col tile (rows x depth).
-  int64_t rows = block_size_for(g.out_h, p.batch * p.groups, min_tasks, 1);
-  if (has_edges) rows = std::max<int64_t>(1, std::min(rows, kMaxTileFloats / depth));
+  const int64_t edge_cols = lo + (g.out_w - hi);
+  // Interior tasks: blocks of output rows. Border tasks: one border column, a fixed number of rows
+  // (one im2col tile, whole MR tiles) so that the tiles, and so the bits, do not depend on the
+  // thread count; each interior task also runs every interior_tasks-th border task.
+  const int64_t rows = block_size_for(g.out_h, p.batch * p.groups, min_tasks, 1);
   const int64_t row_blocks = ceil_div(g.out_h, rows);
-  const Scratch tiles_buf = alloc_scratch(has_edges ? threads * rows * depth : 0);
+  const int64_t interior_tasks = hi > lo ? p.batch * p.groups * row_blocks : 0;
+  const int64_t edge_rows =
+      std::min(g.out_h, std::max(tiles.mr, kMaxTileFloats / depth / tiles.mr * tiles.mr));
+  const int64_t edge_chunks = ceil_div(g.out_h, edge_rows);
+  const int64_t edge_tasks = p.batch * p.groups * edge_cols * edge_chunks;
+  const int64_t tasks = interior_tasks > 0 ? interior_tasks : edge_tasks;
+  const int64_t edge_step = tasks;
+  const Scratch tiles_buf = alloc_scratch(edge_tasks > 0 ? threads * edge_rows * depth : 0);
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
   const int64_t kc_tap = gemm_kc(cin_g, tiles);
   const int64_t kc = gemm_kc(depth, tiles);
   const int64_t row_floats = g.out_w * p.out_channels;  // one output row of y
   std::vector<const float*> taps_buf(static_cast<size_t>(threads * taps));
-  parallel_for(p.batch * p.groups * row_blocks, p.y_count * depth, [&](int64_t task, int thread) {
-    const int64_t n = task / (p.groups * row_blocks);
-    const int64_t grp = (task / row_blocks) % p.groups;
-    const int64_t oh0 = (task % row_blocks) * rows;
-    const int64_t oh1 = std::min(g.out_h, oh0 + rows);
-    const float* xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
-    const float* packed = packed_groups + grp * group_floats;
-    float* yg = y + n * g.out_h * row_floats + grp * cout_g;
-    if (hi > lo) {
+  auto image = [&](int64_t image_group, const float*& xg, const float*& packed, float*& yg) {
+    const int64_t n = image_group / p.groups, grp = image_group % p.groups;
+    xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
+    packed = packed_groups + grp * group_floats;
+    yg = y + n * g.out_h * row_floats + grp * cout_g;
+  };
+  parallel_for(tasks, p.y_count * depth, [&](int64_t task, int thread) {
+    const float* xg;
+    const float* packed;
+    float* yg;
+    if (interior_tasks > 0) {
+      image(task / row_blocks, xg, packed, yg);
+      const int64_t oh0 = (task % row_blocks) * rows;
+      const int64_t oh1 = std::min(g.out_h, oh0 + rows);
       const float** a_taps = taps_buf.data() + thread * taps;
       kernels::GemmTapsArgs a;
       a.m = hi - lo;
@@ -229,18 +242,20 @@ void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* 
         }
       }
     }
-    if (!has_edges) return;
-    float* col = tiles_buf.get() + thread * rows * depth;
-    kernels::GemmBlockArgs a;
-    a.m = oh1 - oh0; a.k = depth; a.kc = kc;
-    a.a = col; a.lda = depth;
-    a.bias = nullptr; a.ldb = 0; a.ldc = row_floats;
-    a.activation = p.activation;
-    a.workspace = nullptr;
-    for (int64_t ow = 0; ow < g.out_w; ++ow) {
-      if (ow == lo) ow = std::max(hi, lo);  // skip the interior
-      if (ow >= g.out_w) break;
+    float* col = tiles_buf.get() + thread * edge_rows * depth;
+    for (int64_t e = task; e < edge_tasks; e += edge_step) {
+      image(e / (edge_cols * edge_chunks), xg, packed, yg);
+      const int64_t col_index = (e / edge_chunks) % edge_cols;
+      const int64_t ow = col_index < lo ? col_index : hi + (col_index - lo);
+      const int64_t oh0 = (e % edge_chunks) * edge_rows;
+      const int64_t oh1 = std::min(g.out_h, oh0 + edge_rows);
       for (int64_t oh = oh0; oh < oh1; ++oh) cv.im2col_nhwc_pixel(xg, oh, ow, col + (oh - oh0) * depth);
+      kernels::GemmBlockArgs a;
+      a.m = oh1 - oh0; a.k = depth; a.kc = kc;
+      a.a = col; a.lda = depth;
+      a.bias = nullptr; a.ldb = 0; a.ldc = row_floats;
+      a.activation = p.activation;
+      a.workspace = nullptr;
       for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
         a.n = std::min(nb, cout_g - c0);
         a.b = packed + c0 * (depth + 1);
