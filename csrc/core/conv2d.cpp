@@ -22,10 +22,6 @@
 #include "core/packing.h"
 #include "core/parallel.h"
 
-#if defined(__SSE2__)
-#include <xmmintrin.h>
-#endif
-
 namespace sepconv {
 namespace detail {
 
@@ -140,14 +136,7 @@ void transpose_block(const float* src, int64_t rows, int64_t cols, int64_t r0, i
     const float* s = src + i0 * cols;
     int64_t j = 0;
     for (; j < c4; j += 4) {
-      __m128 a = _mm_loadu_ps(s + j), b = _mm_loadu_ps(s + cols + j);
-      __m128 c = _mm_loadu_ps(s + 2 * cols + j), d = _mm_loadu_ps(s + 3 * cols + j);
-      _MM_TRANSPOSE4_PS(a, b, c, d);
-      float* o = dst + j * rows + i0;
-      _mm_storeu_ps(o, a);
-      _mm_storeu_ps(o + rows, b);
-      _mm_storeu_ps(o + 2 * rows, c);
-      _mm_storeu_ps(o + 3 * rows, d);
+      transpose_4x4(s + j, cols, dst + j * rows + i0, rows);
     }
     for (; j < cols; ++j) {
       for (int64_t i = i0; i < i0 + 4; ++i) dst[j * rows + i] = src[i * cols + j];
