@@ -306,6 +306,15 @@ CONV_CASES = [
     ("one_by_one_s2", 1, 10, 7, 9, 9, 1, 1, 1, 2, 0, 1, None),
     ("k5_dilation3", 1, 4, 4, 16, 16, 2, 5, 5, 1, "same", 3, None),
     ("k9_pad_beyond_image", 1, 2, 3, 4, 4, 1, 9, 9, 1, 4, 1, None),
+    # Cin/groups >= 16: implicit GEMM for the interior, im2col for border columns (NCHW through
+    # channels-last).
+    ("implicit_tails", 2, 20, 21, 9, 13, 1, 3, 3, 1, 1, 1, "relu6"),
+    ("implicit_s2_groups2", 1, 48, 40, 11, 10, 2, 3, 3, 2, 1, 1, None),
+    ("implicit_dilated_s2", 1, 17, 9, 12, 15, 1, 3, 3, (1, 2), 2, 2, "silu"),
+    ("implicit_tiny_1x2", 1, 32, 24, 1, 2, 1, 3, 3, 1, 1, 1, None),
+    ("implicit_pad_asym", 1, 16, 17, 6, 7, 1, 3, 3, 1, ((3, 0), (0, 2)), 1, "relu"),
+    ("implicit_depth_300", 1, 300, 35, 5, 8, 1, 3, 3, 1, "same", 1, None),
+    ("implicit_3x1_valid", 1, 24, 16, 7, 7, 1, 3, 1, 1, "valid", 1, None),
 ]
 
 

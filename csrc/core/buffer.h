@@ -12,5 +12,23 @@ using Scratch = std::unique_ptr<float[]>;
 
 inline Scratch alloc_scratch(int64_t n) { return Scratch(new float[n > 0 ? n : 1]); }
 
+// Scratch the calling thread keeps between calls, one buffer per slot (grows, never shrinks): a
+// fresh 800 KB buffer costs ~0.35 ms of page faults per call here, more than a pass over it. Call
+// outside parallel regions; a slot's buffer is overwritten by the next call that asks for it.
+enum class CachedSlot { ConvInput, ConvOutput, Count };
+inline float* cached_scratch(CachedSlot slot, int64_t n) {
+  struct Buffer {
+    Scratch data;
+    int64_t size = 0;
+  };
+  thread_local Buffer buffers[static_cast<int>(CachedSlot::Count)];
+  Buffer& b = buffers[static_cast<int>(slot)];
+  if (b.size < n) {
+    b.data = alloc_scratch(n);
+    b.size = n;
+  }
+  return b.data.get();
+}
+
 }  // namespace detail
 }  // namespace sepconv

@@ -4,7 +4,16 @@
 // input in place.
 //   NHWC: Y (pixels x Cout_g) = col (pixels x KH*KW*Cin_g, taps outermost) * packed W_g^T (B panels).
 //   NCHW: Y (Cout_g x pixels) = W_g (Cout_g x Cin_g*KH*KW, read in place) * col (Cin_g*KH*KW x pixels).
+// NHWC with Cin_g >= kMinImplicitDepth skips the im2col copy for the interior (implicit GEMM,
+// kernels.h: GemmTapsArgs): for an output row's columns whose every tap lies inside the image, the A
+// rows of tap (kh, kw) are the input pixels that tap reads, stride_w * Cin apart, accumulated over
+// the taps into the same C block; taps on padded rows are skipped. Only the border columns (usually
+// one each side) go through im2col, one column of a block of rows at a time (C rows out_w apart).
+// NCHW with Cin_g >= kMinImplicitDepth runs the same NHWC path between two transposes (x to
+// channels-last, y back): two passes over x and y cost less than NCHW im2col, whose column tile is
+// then copied again into B panels and, with few output channels, reused by few rows of W.
 #include <algorithm>
+#include <vector>
 
 #include "core/buffer.h"
 #include "core/check.h"
@@ -20,6 +29,9 @@ namespace {
 
 // A thread's im2col tile stays within half of a 512 KiB L2.
 constexpr int64_t kMaxTileFloats = int64_t(1) << 16;
+// Below this depth per tap, a k-block of the implicit GEMM is too short to pay for loading and
+// storing the C tile once per tap: im2col's longer k-blocks win.
+constexpr int64_t kMinImplicitDepth = 16;
 
 struct Conv {
   const ConvPlan& p;
@@ -77,27 +89,171 @@ struct Conv {
     }
   }
 
-  // NHWC: one row of depth (taps outermost, Cin_g inner) per pixel; xg = the image + group offset.
-  void im2col_nhwc(const float* xg, int64_t p0, int64_t nb, float* col) const {
+  // NHWC: the row of depth (taps outermost, Cin_g inner) of output pixel (oh, ow); xg = the image +
+  // group offset.
+  void im2col_nhwc_pixel(const float* xg, int64_t oh, int64_t ow, float* dst) const {
     const Geometry& g = p.geometry;
-    for (int64_t j = 0; j < nb; ++j) {
-      const int64_t oh = (p0 + j) / g.out_w, ow = (p0 + j) % g.out_w;
-      for (int64_t kh = 0; kh < kh_n; ++kh) {
-        const int64_t r = ih(oh, kh);
-        for (int64_t kw = 0; kw < kw_n; ++kw) {
-          float* dst = col + j * depth + (kh * kw_n + kw) * cin_g;
-          const int64_t c = iw(ow, kw);
-          if (r < 0 || r >= g.in_h || c < 0 || c >= g.in_w) {
-            std::fill(dst, dst + cin_g, 0.0f);
-          } else {
-            const float* src = xg + (r * g.in_w + c) * p.in_channels;
-            std::copy(src, src + cin_g, dst);
-          }
+    for (int64_t kh = 0; kh < kh_n; ++kh) {
+      const int64_t r = ih(oh, kh);
+      for (int64_t kw = 0; kw < kw_n; ++kw, dst += cin_g) {
+        const int64_t c = iw(ow, kw);
+        if (r < 0 || r >= g.in_h || c < 0 || c >= g.in_w) {
+          std::fill(dst, dst + cin_g, 0.0f);
+        } else {
+          const float* src = xg + (r * g.in_w + c) * p.in_channels;
+          std::copy(src, src + cin_g, dst);
         }
       }
     }
   }
+  void im2col_nhwc(const float* xg, int64_t p0, int64_t nb, float* col) const {
+    const Geometry& g = p.geometry;
+    for (int64_t j = 0; j < nb; ++j) {
+      im2col_nhwc_pixel(xg, (p0 + j) / g.out_w, (p0 + j) % g.out_w, col + j * depth);
+    }
+  }
+
+  // Output columns [lo, hi) whose every tap reads a column inside the image (lo <= hi).
+  void interior_columns(int64_t& lo, int64_t& hi) const {
+    const Geometry& g = p.geometry;
+    const int64_t sw = p.window.stride_w;
+    const int64_t first = iw(0, 0), last = iw(0, kw_n - 1);  // input columns of output column 0
+    lo = first >= 0 ? 0 : (-first + sw - 1) / sw;
+    hi = g.in_w - 1 - last < 0 ? 0 : (g.in_w - 1 - last) / sw + 1;
+    lo = std::min(lo, g.out_w);
+    hi = std::min(std::max(hi, lo), g.out_w);
+  }
 };
+
+// Rows [r0, r1) of src (rows x cols) into dst (cols x rows) = src^T: 4 x 4 transposes in SSE
+// registers (the baseline ISA), each reading 4 rows front to back.
+void transpose_block(const float* src, int64_t rows, int64_t cols, int64_t r0, int64_t r1,
+                     float* dst) {
+  int64_t i0 = r0;
+#if defined(__SSE2__)
+  const int64_t r4 = r0 + (r1 - r0) / 4 * 4, c4 = cols / 4 * 4;
+  for (; i0 < r4; i0 += 4) {
+    const float* s = src + i0 * cols;
+    int64_t j = 0;
+    for (; j < c4; j += 4) {
+      transpose_4x4(s + j, cols, dst + j * rows + i0, rows);
+    }
+    for (; j < cols; ++j) {
+      for (int64_t i = i0; i < i0 + 4; ++i) dst[j * rows + i] = src[i * cols + j];
+    }
+  }
+#endif
+  for (; i0 < r1; ++i0) {
+    for (int64_t j = 0; j < cols; ++j) dst[j * rows + i0] = src[i0 * cols + j];
+  }
+}
+
+// Each of `count` matrices (rows x cols, `rows * cols` apart) transposed, in parallel over row blocks.
+void transpose_all(const float* src, int64_t count, int64_t rows, int64_t cols, float* dst) {
+  const int64_t threads = get_num_threads();
+  const int64_t rb = block_size_for(rows, count, threads > 1 ? 4 * threads : 1, 16);
+  const int64_t blocks = ceil_div(rows, rb);
+  parallel_for(count * blocks, count * rows * cols, [&](int64_t task, int) {
+    const int64_t n = task / blocks, r0 = (task % blocks) * rb;
+    transpose_block(src + n * rows * cols, rows, cols, r0, std::min(rows, r0 + rb),
+                    dst + n * rows * cols);
+  });
+}
+
+// NHWC implicit GEMM (see the top of the file); packed = the groups' B panels, nb = columns of C
+// per kernel call.
+void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* packed_groups,
+                   const float* x, float* y, int64_t nb) {
+  const ConvPlan& p = cv.p;
+  const Geometry& g = p.geometry;
+  const kernels::GemmTiles& tiles = kt.gemm_tiles;
+  const int64_t depth = cv.depth, cin_g = cv.cin_g, cout_g = cv.cout_g, taps = cv.taps;
+  const int64_t threads = get_num_threads();
+  const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
+  int64_t lo = 0, hi = 0;
+  cv.interior_columns(lo, hi);
+  const int64_t edge_cols = lo + (g.out_w - hi);
+  // Interior tasks: blocks of output rows. Border tasks: one border column, a fixed number of rows
+  // (one im2col tile, whole MR tiles) so that the tiles, and so the bits, do not depend on the
+  // thread count; each interior task also runs every interior_tasks-th border task.
+  const int64_t rows = block_size_for(g.out_h, p.batch * p.groups, min_tasks, 1);
+  const int64_t row_blocks = ceil_div(g.out_h, rows);
+  const int64_t interior_tasks = hi > lo ? p.batch * p.groups * row_blocks : 0;
+  const int64_t edge_rows =
+      std::min(g.out_h, std::max(tiles.mr, kMaxTileFloats / depth / tiles.mr * tiles.mr));
+  const int64_t edge_chunks = ceil_div(g.out_h, edge_rows);
+  const int64_t edge_tasks = p.batch * p.groups * edge_cols * edge_chunks;
+  const int64_t tasks = interior_tasks > 0 ? interior_tasks : edge_tasks;
+  const int64_t edge_step = tasks;
+  const Scratch tiles_buf = alloc_scratch(edge_tasks > 0 ? threads * edge_rows * depth : 0);
+  const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
+  const int64_t kc_tap = gemm_kc(cin_g, tiles);
+  const int64_t kc = gemm_kc(depth, tiles);
+  const int64_t row_floats = g.out_w * p.out_channels;  // one output row of y
+  std::vector<const float*> taps_buf(static_cast<size_t>(threads * taps));
+  auto image = [&](int64_t image_group, const float*& xg, const float*& packed, float*& yg) {
+    const int64_t n = image_group / p.groups, grp = image_group % p.groups;
+    xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
+    packed = packed_groups + grp * group_floats;
+    yg = y + n * g.out_h * row_floats + grp * cout_g;
+  };
+  parallel_for(tasks, p.y_count * depth, [&](int64_t task, int thread) {
+    const float* xg;
+    const float* packed;
+    float* yg;
+    if (interior_tasks > 0) {
+      image(task / row_blocks, xg, packed, yg);
+      const int64_t oh0 = (task % row_blocks) * rows;
+      const int64_t oh1 = std::min(g.out_h, oh0 + rows);
+      const float** a_taps = taps_buf.data() + thread * taps;
+      kernels::GemmTapsArgs a;
+      a.m = hi - lo;
+      a.taps = taps;
+      a.tap_depth = cin_g;
+      a.kc = kc_tap;
+      a.a_taps = a_taps;
+      a.lda = p.window.stride_w * p.in_channels;
+      a.ldc = p.out_channels;
+      a.activation = p.activation;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        for (int64_t kh = 0; kh < cv.kh_n; ++kh) {
+          const int64_t r = cv.ih(oh, kh);
+          for (int64_t kw = 0; kw < cv.kw_n; ++kw) {
+            a_taps[kh * cv.kw_n + kw] =
+                r < 0 || r >= g.in_h ? nullptr : xg + (r * g.in_w + cv.iw(lo, kw)) * p.in_channels;
+          }
+        }
+        for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
+          a.n = std::min(nb, cout_g - c0);
+          a.b = packed + c0 * (depth + 1);
+          a.c = yg + oh * row_floats + lo * p.out_channels + c0;
+          kt.gemm_taps_panels(a);
+        }
+      }
+    }
+    float* col = tiles_buf.get() + thread * edge_rows * depth;
+    for (int64_t e = task; e < edge_tasks; e += edge_step) {
+      image(e / (edge_cols * edge_chunks), xg, packed, yg);
+      const int64_t col_index = (e / edge_chunks) % edge_cols;
+      const int64_t ow = col_index < lo ? col_index : hi + (col_index - lo);
+      const int64_t oh0 = (e % edge_chunks) * edge_rows;
+      const int64_t oh1 = std::min(g.out_h, oh0 + edge_rows);
+      for (int64_t oh = oh0; oh < oh1; ++oh) cv.im2col_nhwc_pixel(xg, oh, ow, col + (oh - oh0) * depth);
+      kernels::GemmBlockArgs a;
+      a.m = oh1 - oh0; a.k = depth; a.kc = kc;
+      a.a = col; a.lda = depth;
+      a.bias = nullptr; a.ldb = 0; a.ldc = row_floats;
+      a.activation = p.activation;
+      a.workspace = nullptr;
+      for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
+        a.n = std::min(nb, cout_g - c0);
+        a.b = packed + c0 * (depth + 1);
+        a.c = yg + oh0 * row_floats + ow * p.out_channels + c0;
+        kt.gemm_rows_panels(a);
+      }
+    }
+  });
+}
 
 }  // namespace
 
@@ -106,7 +262,7 @@ Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
   const int64_t depth = cin_g * taps;
-  if (p.layout == Layout::NCHW) return;
+  if (p.layout == Layout::NCHW && cin_g < kMinImplicitDepth) return;
   // NHWC: each group's weights as B panels with k = (tap, ci), the im2col order.
   const int64_t group_floats = packed_b_floats(depth, cout_g, kt_->gemm_tiles);
   std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
@@ -160,6 +316,17 @@ void Conv2dOp::operator()(const float* x, float* y) const {
   const int64_t blocks = ceil_div(pixels, block);
   const Scratch tiles_buf = alloc_scratch(in_place ? 0 : threads * block * depth);
 
+  if (p.layout == Layout::NCHW && packed_ != nullptr && !in_place) {
+    // Through channels-last: x (C x HW) -> (HW x C) per image, y back.
+    const Geometry& g = p.geometry;
+    float* xt = cached_scratch(CachedSlot::ConvInput, p.batch * p.in_pixels() * p.in_channels);
+    float* yt = cached_scratch(CachedSlot::ConvOutput, p.y_count);
+    transpose_all(x, p.batch, p.in_channels, p.in_pixels(), xt);
+    const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
+    implicit_nhwc(cv, kt, packed_->data(), xt, yt, nb);
+    transpose_all(yt, p.batch, g.out_h * g.out_w, p.out_channels, y);
+    return;
+  }
   if (p.layout == Layout::NCHW) {
     const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
     const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
@@ -196,6 +363,10 @@ void Conv2dOp::operator()(const float* x, float* y) const {
 
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
   const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
+  if (!in_place && cin_g >= kMinImplicitDepth) {
+    implicit_nhwc(cv, kt, packed_->data(), x, y, nb);
+    return;
+  }
   parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
     const int64_t n = task / (p.groups * blocks);
     const int64_t grp = (task / blocks) % p.groups;

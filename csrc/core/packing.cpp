@@ -4,10 +4,6 @@
 
 #include "core/parallel.h"
 
-#if defined(__SSE2__)
-#include <xmmintrin.h>
-#endif
-
 namespace sepconv {
 namespace detail {
 
@@ -31,15 +27,7 @@ void pack_gemm_b(const float* src, int64_t k, int64_t n, int64_t k_stride, int64
       k_done = k & ~int64_t(3);
       for (int64_t k0 = 0; k0 < k_done; k0 += 4) {
         for (int64_t j = 0; j < nr; j += 4) {
-          const float* s = src + (j0 + j) * n_stride + k0;
-          __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + n_stride);
-          __m128 r2 = _mm_loadu_ps(s + 2 * n_stride), r3 = _mm_loadu_ps(s + 3 * n_stride);
-          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-          float* d = rows + k0 * w + j;
-          _mm_storeu_ps(d, r0);
-          _mm_storeu_ps(d + w, r1);
-          _mm_storeu_ps(d + 2 * w, r2);
-          _mm_storeu_ps(d + 3 * w, r3);
+          transpose_4x4(src + (j0 + j) * n_stride + k0, n_stride, rows + k0 * w + j, w);
         }
       }
     }

@@ -7,6 +7,10 @@
 
 #include "kernels/kernels.h"
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 namespace sepconv {
 namespace detail {
 
@@ -20,6 +24,20 @@ void pack_gemm_b(const float* src, int64_t k, int64_t n, int64_t k_stride, int64
 inline int64_t gemm_rows_workspace(int64_t kc, int64_t n, const kernels::GemmTiles& t) {
   return kc * ((n + t.nr - 1) / t.nr) * t.nr;
 }
+
+#if defined(__SSE2__)
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < 4, in SSE registers (the baseline ISA:
+// core files only, never a per-ISA kernel).
+inline void transpose_4x4(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + src_stride);
+  __m128 r2 = _mm_loadu_ps(src + 2 * src_stride), r3 = _mm_loadu_ps(src + 3 * src_stride);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(dst, r0);
+  _mm_storeu_ps(dst + dst_stride, r1);
+  _mm_storeu_ps(dst + 2 * dst_stride, r2);
+  _mm_storeu_ps(dst + 3 * dst_stride, r3);
+}
+#endif
 
 // k-block for a depth of k: the table's kc, balanced so that the blocks are near equal.
 int64_t gemm_kc(int64_t k, const kernels::GemmTiles& t);

@@ -79,6 +79,22 @@ struct GemmBlockArgs {
   float* workspace;
 };
 
+// Implicit-GEMM convolution (NHWC, shifted 1x1): C[m x n] = act(sum over taps t of
+// A_t[m x tap_depth] * B[t * tap_depth .. (t + 1) * tap_depth) + bias), where A_t(i, kk) =
+// a_taps[t][i * lda + kk] is read in place from the input pixels (lda = stride * channels) and B is
+// B panels (as above) of depth k = taps * tap_depth, bias per column. A null a_taps[t] reads only
+// padding and contributes nothing (with every tap null, C = act(bias)). The kernel walks each tap's
+// depth in blocks of at most kc (bias at the first block, activation after the last).
+struct GemmTapsArgs {
+  int64_t m, n;
+  int64_t taps, tap_depth;
+  int64_t kc;
+  const float* const* a_taps; int64_t lda;
+  const float* b;
+  float* c; int64_t ldc;
+  Activation activation;
+};
+
 struct KernelTable {
   Isa isa;
   int64_t dwconv_nhwc_channel_tile;  // <= kMaxChannelTile
@@ -92,6 +108,7 @@ struct KernelTable {
   GemmTiles gemm_tiles;
   void (*gemm_rows_panels)(const GemmBlockArgs&);  // A rows, B panels: NHWC (X * packed W^T)
   void (*gemm_rows_rows)(const GemmBlockArgs&);    // A rows, B rows: NCHW (W * X), no packing
+  void (*gemm_taps_panels)(const GemmTapsArgs&);   // A rows per tap, B panels: NHWC conv2d
 };
 
 }  // namespace kernels

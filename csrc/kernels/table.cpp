@@ -9,6 +9,7 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p);
 kernels::GemmTiles gemm_generic_tiles();
 void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p);
+void gemm_taps_panels_generic(const kernels::GemmTapsArgs& p);
 void interleave_channels(const kernels::InterleaveArgs& p);
 void deinterleave_channels(const kernels::InterleaveArgs& p);
 
@@ -22,6 +23,7 @@ void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
 kernels::GemmTiles gemm_simd_tiles();  // gemm-<isa>.cpp
 void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p);
+void gemm_taps_panels_simd(const kernels::GemmTapsArgs& p);
 #endif
 
 const kernels::KernelTable& kernel_table() {
@@ -41,6 +43,7 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_simd_tiles();
     t.gemm_rows_panels = gemm_rows_panels_simd;
     t.gemm_rows_rows = gemm_rows_rows_simd;
+    t.gemm_taps_panels = gemm_taps_panels_simd;
 #else
     t.dwconv_nchw = dwconv_nchw_generic;
     t.dwconv_nhwc_channel_tile = 8;
@@ -51,6 +54,7 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_generic_tiles();
     t.gemm_rows_panels = gemm_rows_panels_generic;
     t.gemm_rows_rows = gemm_rows_rows_generic;
+    t.gemm_taps_panels = gemm_taps_panels_generic;
 #endif
     return t;
   }();

@@ -459,6 +459,21 @@ TEST_P(OpsTest, Conv2d) {
        true},
       {"3x3 64->32 groups 1", 1, 64, 12, 12, 32, 1, window(3, 3, 1, 1, 1, 1, pad_all(1)),
        Activation::ReLU6, true},
+      // Cin/groups >= 16: NHWC runs the implicit GEMM (interior) + im2col border columns.
+      {"implicit 3x3 Cin tail Cout tail", 2, 20, 9, 13, 21, 1, window(3, 3, 1, 1, 1, 1, pad_all(1)),
+       Activation::None, true},
+      {"implicit 3x3 s2 groups 2", 1, 48, 11, 10, 40, 2, window(3, 3, 2, 2, 1, 1, pad_all(1)),
+       Activation::ReLU, true},
+      {"implicit 3x3 dilation 2 s(1,2)", 1, 17, 12, 15, 9, 1, window(3, 3, 1, 2, 2, 2, pad_all(2)),
+       Activation::None, false},
+      {"implicit tiny image 2x3, no interior", 1, 32, 2, 3, 24, 1,
+       window(3, 3, 1, 1, 1, 1, pad_all(1)), Activation::SiLU, true},
+      {"implicit padding wider than the kernel", 1, 16, 4, 6, 17, 1,
+       window(3, 3, 1, 1, 1, 1, explicit_pad(3, 3, 1, 1)), Activation::ReLU6, true},
+      {"implicit depth 300 per tap (k-blocks within a tap)", 1, 300, 5, 8, 35, 1,
+       window(3, 3, 1, 1, 1, 1, pad_all(1)), Activation::None, true},
+      {"implicit 5x2 valid", 1, 24, 9, 9, 16, 1, window(5, 2, 1, 1, 1, 1, pad_all(0)),
+       Activation::None, true},
   };
   uint32_t seed = 300;
   for (const Case& c : cases) {

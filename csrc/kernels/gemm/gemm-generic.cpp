@@ -35,6 +35,33 @@ void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p) {
   });
 }
 
+void gemm_taps_panels_generic(const kernels::GemmTapsArgs& p) {
+  with_activation(p.activation, [&](auto tag) {
+    constexpr Activation A = decltype(tag)::value;
+    const int64_t panel_stride = kGenericNr * (p.taps * p.tap_depth + 1);
+    for (int64_t j0 = 0; j0 < p.n; j0 += kGenericNr) {
+      const int64_t nr = min_i64(kGenericNr, p.n - j0);
+      const float* panel = p.b + (j0 / kGenericNr) * panel_stride;
+      for (int64_t i = 0; i < p.m; ++i) {
+        float acc[kGenericNr];
+        for (int64_t j = 0; j < kGenericNr; ++j) acc[j] = panel[j];
+        for (int64_t tap = 0; tap < p.taps; ++tap) {
+          if (p.a_taps[tap] == nullptr) continue;  // padding
+          const float* a = p.a_taps[tap] + i * p.lda;
+          const float* brows = panel + (1 + tap * p.tap_depth) * kGenericNr;
+          for (int64_t k = 0; k < p.tap_depth; ++k) {
+            const float aik = a[k];
+            const float* brow = brows + k * kGenericNr;
+            for (int64_t j = 0; j < kGenericNr; ++j) acc[j] += aik * brow[j];
+          }
+        }
+        float* c = p.c + i * p.ldc + j0;
+        for (int64_t j = 0; j < nr; ++j) c[j] = activate<A>(acc[j]);
+      }
+    }
+  });
+}
+
 // A(i, k) = a_at(i, k) for the rows i of the block; C rows accumulate B rows (k outer, j inner).
 template <Activation A, typename AAt>
 static inline void gemm_rows_generic(const kernels::GemmBlockArgs& p, const float* bias, AAt a_at) {

@@ -281,6 +281,61 @@ static void b_rows(const kernels::GemmBlockArgs& p) {
   }
 }
 
+// Implicit GEMM (kernels.h: GemmTapsArgs): the rows_panels loop per k-block, where a k-block is
+// (part of) one tap and its A rows are the input pixels that tap reads, in place. Taps reading only
+// padding are skipped; bias enters at the first k-block run and the activation after the last.
+template <class V, int kMR, Activation A>
+static void taps_panels(const kernels::GemmTapsArgs& p) {
+  constexpr int W = V::kWidth, NR = 2 * W;
+  const int64_t panel_stride = NR * (p.taps * p.tap_depth + 1);
+  int64_t first_tap = -1, last_tap = -1;
+  for (int64_t tap = 0; tap < p.taps; ++tap) {
+    if (p.a_taps[tap] == nullptr) continue;
+    if (first_tap < 0) first_tap = tap;
+    last_tap = tap;
+  }
+  Tile t;
+  t.ldc = p.ldc;
+  t.n_tail = W;
+  // One k-block (depth kb at k0 of B) of A rows a, lda apart, over the whole C block.
+  auto block = [&](const float* a, int64_t lda, int64_t k0, int64_t kb, bool first, bool last) {
+    t.lda = lda;
+    t.kb = kb;
+    t.first = first;
+    t.last = last;
+    for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
+      const int64_t mr = min_i64(kMR, p.m - i0);
+      for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
+        const int64_t nr = min_i64(NR, p.n - j0);
+        const int64_t pw = nr > W ? NR : W;
+        const float* panel = p.b + (j0 / NR) * panel_stride;
+        t.a = a + i0 * lda;
+        t.b = panel + (1 + k0) * pw;
+        t.c = p.c + i0 * p.ldc + j0;
+        t.bias = panel;
+        tile_mn<V, kMR, true, A>(mr, nr, t);
+      }
+    }
+  };
+  if (first_tap < 0) {  // all padding: C = act(bias); A is never read
+    block(p.b, 0, 0, 0, true, true);
+    return;
+  }
+  for (int64_t tap = first_tap; tap <= last_tap; ++tap) {
+    const float* a = p.a_taps[tap];
+    if (a == nullptr) continue;
+    for (int64_t d0 = 0; d0 < p.tap_depth; d0 += p.kc) {
+      const int64_t kb = min_i64(p.kc, p.tap_depth - d0);
+      block(a + d0, p.lda, tap * p.tap_depth + d0, kb, tap == first_tap && d0 == 0,
+            tap == last_tap && d0 + kb == p.tap_depth);
+    }
+  }
+}
+
+template <class V, int kMR>
+static inline void run_taps_panels(const kernels::GemmTapsArgs& p) {
+  with_activation(p.activation, [&](auto tag) { taps_panels<V, kMR, decltype(tag)::value>(p); });
+}
 template <class V, int kMR>
 static inline void run_rows_panels(const kernels::GemmBlockArgs& p) {
   with_activation(p.activation, [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value>(p); });
