@@ -147,6 +147,44 @@ def test_depthwise_nchw_bands(isa, K, multiplier):
         sepconv.set_num_threads(previous)
 
 
+# The NHWC 3x3 kernel (stride 1 or 2) computes passes of two output rows x a block of 3 (AVX2) or
+# 8 (AVX-512) outputs, in strips of columns that depend on C: odd heights leave a one-row pass,
+# widths around the blocks leave clipped remainders, paddings of 0..2 put blocks across the borders
+# (and rows of the pass outside the image), C with and without a channel tail.
+@pytest.mark.parametrize("C", [3, 8, 13, 32, 41])
+@pytest.mark.parametrize("H", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 7, 10, 17, 26])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
+    rng = np.random.default_rng(10000 * C + 100 * H + 10 * W + stride)
+    ph = (H + W + C) % 3
+    pw = (ph + 1) % 3
+    ph = ph if H + 2 * ph >= 3 else 1
+    pw = pw if W + 2 * pw >= 3 else 1
+    x = randn(rng, x_shape(1, C, H, W, "NHWC"))
+    w = randn(rng, (C, 1, 3, 3))
+    b = randn(rng, (C,))
+    compare("depthwise_conv2d", x, w, b, stride=stride, padding=(ph, pw), layout="NHWC",
+            activation=ACTIVATIONS[(H + W) % 5])
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("C", [8, 19])
+def test_depthwise_nhwc_3x3_bands(isa, stride, C):
+    """Two threads on a tall image: bands of odd and even row counts start inside the image
+    (negative top padding)."""
+    rng = np.random.default_rng(C + stride)
+    x = randn(rng, x_shape(1, C, 45, 11, "NHWC"))
+    w = randn(rng, (C, 1, 3, 3))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(2)
+        compare("depthwise_conv2d", x, w, None, stride=stride, padding=1, layout="NHWC")
+        compare("depthwise_conv2d", x, w, None, stride=stride, padding=(2, 0), layout="NHWC")
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 def padding_strategy():
     small = st.integers(0, 4)
     return st.one_of(

@@ -1,0 +1,214 @@
+// Depthwise convolution NHWC, 3x3 kernel, stride S both ways, dilation 1, multiplier 1: written
+// once against a vector type V and instantiated per ISA with dwconv-nhwc-simd.h
+// (dwconv-nhwc-<isa>.cpp). Dispatched for S = 1 only; S = 2 works (tests pass) but measured a tie
+// with the row kernel.
+//
+// R = 2 output rows x B outputs along the width per pass of one channel tile: the 9 weights stay in
+// registers for a whole strip of columns, and each input vector is loaded once and used for every
+// tap of both output rows it meets. Register budget (AVX2, 16): 9 weights + 2 x 3 accumulators + 1
+// input; AVX-512 (32): 2 x 8. For 3x3 s1 that is (R + 2) * (B + 2) = 20 loads for 54 FMAs (0.37,
+// against 0.54 for one row of 8 with the weights reloaded per block), and each input row is read by
+// two passes instead of three, which matters more: a 112-wide row of 32 channels (14 KiB) or a
+// 56-wide row of 144 (32 KiB) does not stay in L1 for the next output row.
+// Borders need no separate path: a block that crosses the left or right edge skips the input
+// columns outside the image (Clip, branches predicted the same way every row), and input rows
+// outside the image are skipped per pass, so the first and last rows and bands with a negative
+// pad_top (fused ops) take the same blocks.
+#pragma once
+
+#include <type_traits>
+
+#include "kernels/simd/activation-simd.h"
+
+namespace sepconv {
+namespace SEPCONV_ISA_NS {
+namespace dwconv_nhwc_3x3 {
+
+// Outputs along the width per block: the rest of the registers after the weights and one input.
+template <class V>
+constexpr int block_width() {
+  return (V::kRegisters - 9 - 1) / 2 > 8 ? 8 : (V::kRegisters - 9 - 1) / 2;
+}
+
+// Everything a block reads, held by value: the intrinsic stores may alias any memory, so fields
+// read through a reference would be reloaded after every store.
+struct Pass {
+  const float* x;            // input image (in_h, in_w, C), offset to the tile's channels
+  const float* w;            // packed weights of the tile: [bias][9 taps]
+  float* y;                  // output pixel (oh, 0) of the pass's first row, tile-offset
+  int64_t C, in_w, in_row, out_row, pad_left;
+  int64_t ih0;               // input row of the pass's input row 0
+  int r_lo, r_hi;            // input rows [r_lo, r_hi) of the pass lie inside the image
+  int64_t tail;              // channels of a masked tile
+};
+
+template <class V, bool Masked>
+__attribute__((always_inline)) static inline typename V::Reg load_in(const float* p,
+                                                                     typename V::Mask m) {
+  if constexpr (Masked) return V::load(p, m); else return V::load(p);
+}
+
+// VMASKMOVPS stores cost ~15 cycles on Zen 3: the channel tail is stored in pieces instead.
+template <class V, bool Masked, Activation A>
+__attribute__((always_inline)) static inline void store_out(float* p, typename V::Reg v,
+                                                           int64_t tail) {
+  v = vactivate<V, A>(v);
+  if constexpr (Masked) V::store_first(p, v, tail); else V::store(p, v);
+}
+
+template <class V, int S, int R, int B, bool Clip, bool ClipRows, bool Masked, Activation A>
+__attribute__((always_inline)) static inline void block(const Pass& p,
+                                                        const typename V::Reg (&wk)[9],
+                                                        int64_t ow0, typename V::Mask m) {
+  using Reg = typename V::Reg;
+  constexpr int kRows = (R - 1) * S + 3;
+  constexpr int kInputs = (B - 1) * S + 3;
+  const int64_t C = p.C;
+  const int64_t iw0 = ow0 * S - p.pad_left;
+  Reg acc[R][B];
+#pragma GCC unroll 8
+  for (int q = 0; q < R; ++q) {
+#pragma GCC unroll 16
+    for (int j = 0; j < B; ++j) acc[q][j] = V::load(p.w);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+    if constexpr (ClipRows) {
+      if (r < p.r_lo || r >= p.r_hi) continue;
+    }
+    const float* x = p.x + (p.ih0 + r) * p.in_row + iw0 * C;
+    // Opaque base per row and block: otherwise GCC keeps one induction pointer per input address
+    // (x + i * C, C at run time) and spills them; this way x + i * C is base + index * scale.
+    asm("" : "+r"(x));
+#pragma GCC unroll 32
+    for (int i = 0; i < kInputs; ++i) {
+      if constexpr (Clip) {
+        if (iw0 + i < 0 || iw0 + i >= p.in_w) continue;
+      }
+      const Reg xv = load_in<V, Masked>(x + i * C, m);
+#pragma GCC unroll 8
+      for (int q = 0; q < R; ++q) {
+        const int kh = r - q * S;
+        if (kh < 0 || kh >= 3) continue;
+#pragma GCC unroll 4
+        for (int k = 0; k < 3; ++k) {
+          const int d = i - k;  // = j * S for the output j that input i meets at tap k
+          if (d >= 0 && d % S == 0 && d / S < B) {
+            acc[q][d / S] = V::fma(xv, wk[kh * 3 + k], acc[q][d / S]);
+          }
+        }
+      }
+    }
+  }
+  float* y = p.y + ow0 * C;
+  asm("" : "+r"(y));
+#pragma GCC unroll 8
+  for (int q = 0; q < R; ++q) {
+#pragma GCC unroll 16
+    for (int j = 0; j < B; ++j) {
+      store_out<V, Masked, A>(y + q * p.out_row + j * C, acc[q][j], p.tail);
+    }
+  }
+}
+
+// One clipped block of exactly n (1 <= n <= N) outputs.
+template <class V, int S, int R, int N, bool ClipRows, bool Masked, Activation A>
+__attribute__((always_inline)) static inline void tail_block(const Pass& p,
+                                                             const typename V::Reg (&wk)[9],
+                                                             int64_t ow, int64_t n,
+                                                             typename V::Mask m) {
+  if constexpr (N >= 1) {
+    if (n == N) block<V, S, R, N, true, ClipRows, Masked, A>(p, wk, ow, m);
+    else tail_block<V, S, R, N - 1, ClipRows, Masked, A>(p, wk, ow, n, m);
+  }
+}
+
+// Columns [c0, c1) of one tile for R output rows: blocks of B, the interior ones unclipped, and one
+// clipped block of the remaining n < B columns.
+template <class V, int S, int R, bool ClipRows, bool Masked, Activation A>
+static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64_t hi,
+                         typename V::Mask m) {
+  using Reg = typename V::Reg;
+  constexpr int B = block_width<V>();
+  Reg wk[9];
+#pragma GCC unroll 9
+  for (int k = 0; k < 9; ++k) wk[k] = V::load(p.w + (1 + k) * V::kWidth);
+  int64_t ow = c0;
+  for (; ow + B <= c1; ow += B) {
+    if (ow >= lo && ow + B <= hi) {
+      block<V, S, R, B, false, ClipRows, Masked, A>(p, wk, ow, m);
+    } else {
+      block<V, S, R, B, true, ClipRows, Masked, A>(p, wk, ow, m);
+    }
+  }
+  if (ow < c1) tail_block<V, S, R, B - 1, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
+}
+
+template <class V, int S, Activation A>
+static inline void run(const kernels::DwconvNhwcArgs& a) {
+  constexpr int64_t T = V::kWidth;
+  constexpr int B = block_width<V>();
+  constexpr int kRows2 = S + 3;  // input rows of a 2-row pass
+  const Geometry& g = a.geometry;
+  const int64_t C = a.channels;
+  const int64_t tiles = a.tile_end - a.tile_begin;
+  const int64_t last_tile = min_i64(T, C - (a.tile_end - 1) * T);
+  int64_t lo, hi;
+  valid_outputs(-g.pad_left, S, g.in_w - 2, g.out_w, &lo, &hi);
+  // Columns per strip: the strip's input rows of every tile (kRows2 x columns x C floats) stay in
+  // L1 (~16 KiB) while the tiles take turns; at least one block.
+  int64_t strip_w = (16384 / int64_t(sizeof(float))) / (kRows2 * S * C) / B * B;
+  if (strip_w < B) strip_w = B;
+
+  for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
+    const bool two = oh + 1 < a.oh_end;
+    Pass p;
+    p.C = C;
+    p.in_w = g.in_w;
+    p.in_row = g.in_w * C;
+    p.out_row = g.out_w * C;
+    p.pad_left = g.pad_left;
+    p.ih0 = oh * S - g.pad_top;
+    p.r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p.ih0)));
+    p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));
+    for (int64_t c0 = 0; c0 < g.out_w; c0 += strip_w) {
+      const int64_t c1 = min_i64(g.out_w, c0 + strip_w);
+      for (int64_t t = 0; t < tiles; ++t) {
+        Pass pt = p;
+        pt.x = a.x + (a.tile_begin + t) * T;
+        pt.w = a.packed + (a.tile_begin + t) * 10 * T;
+        pt.y = a.y + oh * g.out_w * C + (a.tile_begin + t) * T;
+        const bool masked = t + 1 == tiles && last_tile != T;
+        pt.tail = masked ? last_tile : T;
+        const typename V::Mask m = masked ? V::tail_mask(last_tile) : typename V::Mask{};
+        // Passes with every input row inside the image (all but the first and last) skip the
+        // row checks at compile time.
+        const auto go = [&](auto rows, auto clip_rows, auto masked_tile) {
+          strip<V, S, decltype(rows)::value, decltype(clip_rows)::value,
+                decltype(masked_tile)::value, A>(pt, c0, c1, lo, hi, m);
+        };
+        using I1 = std::integral_constant<int, 1>;
+        using I2 = std::integral_constant<int, 2>;
+        const int kr = two ? S + 3 : 3;
+        const bool clip_rows = p.r_lo > 0 || p.r_hi < kr;
+        if (two) {
+          if (masked) {
+            if (clip_rows) go(I2{}, std::true_type{}, std::true_type{});
+            else go(I2{}, std::false_type{}, std::true_type{});
+          } else {
+            if (clip_rows) go(I2{}, std::true_type{}, std::false_type{});
+            else go(I2{}, std::false_type{}, std::false_type{});
+          }
+        } else {
+          // One row left (odd row count): always row-clipped, rare.
+          if (masked) go(I1{}, std::true_type{}, std::true_type{});
+          else go(I1{}, std::true_type{}, std::false_type{});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace dwconv_nhwc_3x3
+}  // namespace SEPCONV_ISA_NS
+}  // namespace sepconv
