@@ -15,7 +15,8 @@ inline Scratch alloc_scratch(int64_t n) { return Scratch(new float[n > 0 ? n : 1
 // Scratch the calling thread keeps between calls, one buffer per slot (grows, never shrinks): a
 // fresh 800 KB buffer costs ~0.35 ms of page faults per call here, more than a pass over it. Call
 // outside parallel regions; a slot's buffer is overwritten by the next call that asks for it.
-enum class CachedSlot { ConvInput, ConvOutput, Count };
+// The composite ops' unfused intermediates use the two stage slots.
+enum class CachedSlot { ConvInput, ConvOutput, FirstStage, SecondStage, Count };
 inline float* cached_scratch(CachedSlot slot, int64_t n) {
   struct Buffer {
     Scratch data;

@@ -49,7 +49,7 @@ InvertedResidualOp::InvertedResidualOp(std::optional<PointwiseOp> expand, Depthw
   const int64_t eff_h = (w.kernel_h - 1) * w.dilation_h + 1;
   const int64_t budget = kBufferFloats / d.in_channels - std::max<int64_t>(0, eff_h - w.stride_h) * g.in_w;
   band_rows_ = std::clamp<int64_t>(budget / (w.stride_h * g.in_w + g.out_w), 1, dw_.max_band_rows());
-  fused_ = fuse_stages(d.in_pixels() * d.in_channels);
+  fused_ = fuse_stages(d.layout, d.in_pixels() * d.in_channels);
 }
 
 InvertedResidualOp InvertedResidualOp::for_plan(const InvertedResidualPlan& r) const {
@@ -60,11 +60,12 @@ InvertedResidualOp InvertedResidualOp::for_plan(const InvertedResidualPlan& r) c
 }
 
 void InvertedResidualOp::unfused(const float* x, float* y) const {
-  const Scratch expanded = alloc_scratch(expand_ ? plan_.expansion.y_count : 0);
-  const Scratch depthwise = alloc_scratch(plan_.depthwise.y_count);
-  if (expand_) (*expand_)(x, expanded.get());
-  dw_(expand_ ? expanded.get() : x, depthwise.get());
-  project_(depthwise.get(), y);
+  float* expanded = expand_ ? cached_scratch(CachedSlot::FirstStage, plan_.expansion.y_count)
+                            : nullptr;
+  float* depthwise = cached_scratch(CachedSlot::SecondStage, plan_.depthwise.y_count);
+  if (expand_) (*expand_)(x, expanded);
+  dw_(expand_ ? expanded : x, depthwise);
+  project_(depthwise, y);
   if (plan_.residual) {
     const int64_t n = plan_.projection.y_count;
     parallel_for(ceil_div(n, kBufferFloats), n, [&](int64_t task, int) {

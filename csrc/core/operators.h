@@ -149,9 +149,9 @@ class InvertedResidualOp {
   bool fused_;
 };
 
-// Whether a composite op fuses its stages, given its largest intermediate per image (floats):
-// the Fusion setting, and in Auto mode only intermediates that outgrow the cache.
-bool fuse_stages(int64_t intermediate_floats);
+// Whether a composite op fuses its stages, given its layout and its largest intermediate per image
+// (floats): the Fusion setting; in Auto mode only NHWC intermediates that outgrow the cache.
+bool fuse_stages(Layout layout, int64_t intermediate_floats);
 
 // Checks that an inverted residual has expand weights exactly when it has an expand stage.
 void require_expansion(const InvertedResidualPlan& r, const float* weight, const float* bias);

@@ -19,20 +19,25 @@ namespace {
 // depthwise input rows and the pointwise weight panels.
 constexpr int64_t kBandFloats = int64_t(1) << 15;
 // Below this intermediate size (per image) both passes run from L2 anyway, and fusing would only
-// re-read the pointwise weights once per band: at 301 KiB (MobileNetV2's 384 x 14 x 14) fused ran
-// 0.97x of unfused for both the separable layer and the inverted residual block, at 1.8 MiB
-// (144 x 56 x 56) 1.2-1.4x (separable) and 3x (inverted residual, two intermediates).
+// re-read the pointwise weights once per band (at 301 KiB, MobileNetV2's 384 x 14 x 14, fused ran
+// 0.97x of unfused). Above it, NHWC fusion gains 2-12% here (1 thread, prepacked layers, unfused
+// intermediates in reused per-thread buffers: separable 144 x 56 x 56 1.02x, stride-2 96 x 112 x 112
+// 1.06x, inverted residual 24 -> 144 at 56 x 56 1.05x, 16 -> 96 at 112 x 112 s2 1.12x): the 32 MB
+// L3 holds the intermediates. NCHW fusion loses (0.53-0.95x, one block 1.07x): its depthwise and
+// pointwise kernels pay per-plane and per-panel setup once per band instead of once per call.
 constexpr int64_t kFuseAboveBytes = 512 * 1024;
 
 std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
 
 }  // namespace
 
-bool fuse_stages(int64_t intermediate_floats) {
+bool fuse_stages(Layout layout, int64_t intermediate_floats) {
   switch (separable_fusion()) {
     case Fusion::Always: return true;
     case Fusion::Never: return false;
-    default: return intermediate_floats * int64_t(sizeof(float)) > kFuseAboveBytes;
+    default:
+      return layout == Layout::NHWC &&
+             intermediate_floats * int64_t(sizeof(float)) > kFuseAboveBytes;
   }
 }
 
@@ -47,7 +52,7 @@ SeparableOp::SeparableOp(DepthwiseOp dw, PointwiseOp pw, const SeparablePlan& s)
   const ConvPlan& d = s.depthwise;
   const int64_t row_floats = d.geometry.out_w * d.out_channels;
   band_rows_ = std::clamp<int64_t>(kBandFloats / row_floats, 1, dw_.max_band_rows());
-  fused_ = fuse_stages(d.out_pixels() * d.out_channels);
+  fused_ = fuse_stages(d.layout, d.out_pixels() * d.out_channels);
 }
 
 SeparableOp SeparableOp::for_plan(const SeparablePlan& s) const {
@@ -57,9 +62,9 @@ SeparableOp SeparableOp::for_plan(const SeparablePlan& s) const {
 void SeparableOp::operator()(const float* x, float* y) const {
   const ConvPlan& d = plan_.depthwise;
   if (!fused_) {
-    const Scratch intermediate = alloc_scratch(d.y_count);
-    dw_(x, intermediate.get());
-    pw_(intermediate.get(), y);
+    float* intermediate = cached_scratch(CachedSlot::FirstStage, d.y_count);
+    dw_(x, intermediate);
+    pw_(intermediate, y);
     return;
   }
   const Geometry& g = d.geometry;

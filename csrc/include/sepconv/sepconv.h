@@ -129,8 +129,8 @@ void inverted_residual(const InvertedResidualDesc& desc, const float* x, const f
                        const float* project_bias, float* y);
 
 // Whether separable_conv2d and inverted_residual fuse their stages (a band of the intermediate at a
-// time, kept in cache): by their size rule (Auto: when the intermediate per image exceeds the
-// L2), Always or Never. A tuning and testing knob; the results agree either way up to float
+// time, kept in cache): by their rule (Auto: NHWC intermediates per image larger than L2; NCHW
+// fusion measured slower), Always or Never. A tuning and testing knob; the results agree either way up to float
 // rounding.
 enum class Fusion : int { Auto = 0, Always, Never };
 void set_separable_fusion(Fusion fusion);
