@@ -130,6 +130,28 @@ def test_depthwise_nchw_rows_and_vectors(isa, window, H, W):
             dilation=dilation, activation=ACTIVATIONS[(H + W) % 5])
 
 
+# The NCHW flat-plane kernel (stride 1, output rows as wide as the input rows, planes up to 12
+# wide) runs a plane as one sequence of vectors whose taps are constant shifts, masked per lane:
+# planes of one to several vectors, kernels wider than the plane, "same" and one-sided padding,
+# dilation, multipliers 1-3, and odd channel counts (the kernel runs planes in pairs).
+@pytest.mark.parametrize("HW", [(1, 1), (1, 5), (2, 3), (4, 4), (3, 11), (7, 7), (9, 4), (12, 12),
+                                (13, 10)], ids=lambda hw: "%dx%d" % hw)
+@pytest.mark.parametrize("K", [1, 2, 3, 4, 5, 7, 8])
+def test_depthwise_nchw_flat_planes(isa, HW, K):
+    H, W = HW
+    rng = np.random.default_rng(1000 * H + 10 * W + K)
+    C, m = 1 + (H + W + K) % 5, 1 + (H * W + K) % 3
+    dilation = 1 + (H + K) % 2
+    span = (K - 1) * dilation
+    left = span // 2 if (W + K) % 2 else span
+    rows = (span - span // 2, span // 2) if H <= span or H % 2 else (0, 0)
+    x = randn(rng, (2, C, H, W))
+    w = randn(rng, (C * m, 1, K, K))
+    b = randn(rng, (C * m,)) if K % 2 else None
+    compare("depthwise_conv2d", x, w, b, padding=(rows, (left, span - left)), dilation=dilation,
+            activation=ACTIVATIONS[(H + K) % 5])
+
+
 @pytest.mark.parametrize("K", [3, 5, 7, 9])
 @pytest.mark.parametrize("multiplier", [1, 2])
 def test_depthwise_nchw_bands(isa, K, multiplier):

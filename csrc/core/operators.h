@@ -48,6 +48,7 @@ class DepthwiseOp {
 
  private:
   bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1, no SIMD table, KW <= 5)
+  void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
@@ -55,6 +56,8 @@ class DepthwiseOp {
   SharedFloats packed_;  // NHWC tiles [bias][taps] (also the interleaved NCHW path)
   const float* weights_;  // the per-plane kernel's weights, in PyTorch order (borrowed)
   const float* biases_;   // may be null (borrowed)
+  // NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs), shared between copies.
+  std::shared_ptr<const std::vector<int32_t>> flat_masks_;
 };
 
 // A pointwise layer ready to run: its plan and its weights packed for the kernel table active

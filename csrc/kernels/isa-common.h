@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/kernels.h"
 
@@ -51,6 +52,14 @@ static inline void with_activation(Activation a, Body&& body) {
 
 static inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// row + i for an i that may fall outside the row (lanes a masked load or gather leaves untouched).
+// The address is formed on integers because a pointer outside its array is undefined even if never
+// dereferenced.
+static inline const float* beside(const float* row, int64_t i) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
+                                        static_cast<uintptr_t>(i * int64_t(sizeof(float))));
+}
 
 template <Activation A>
 static inline void activate_row(float* y, int64_t n) {

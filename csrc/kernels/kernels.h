@@ -42,6 +42,25 @@ struct DwconvNchwArgs {
   Activation activation;
 };
 
+// NCHW, stride 1, out_w == in_w, whole planes: output channels [channel_begin, channel_end), each
+// plane a flat run of out_h * out_w outputs (dwconv-nchw-flat-simd.h). Output channel c reads input
+// plane c / multiplier, weights weight + c * taps (PyTorch order), bias[c] (bias may be null).
+// masks: [tap][vector][lane] of the ISA's vector width over the flat outputs, -1 where the lane is
+// an output (< out_h * out_w) whose tap lies inside the image, else 0 (core/depthwise.cpp builds
+// them once per geometry).
+constexpr int64_t kMaxFlatTaps = 64;
+struct DwconvNchwFlatArgs {
+  const float* x; int64_t x_plane_stride;
+  const float* weight;
+  const float* bias;
+  float* y; int64_t y_plane_stride;
+  int64_t channel_begin, channel_end, multiplier;
+  Window window;
+  Geometry geometry;
+  const int32_t* masks;
+  Activation activation;
+};
+
 // `channels` (<= tile) planes, `rows` x `width` each, `plane_stride` apart, and the same pixels as
 // [row][w][tile] with lanes >= channels zero. interleave reads planar; deinterleave writes it.
 struct InterleaveArgs {
@@ -101,6 +120,8 @@ struct KernelTable {
   void (*dwconv_nhwc)(const DwconvNhwcArgs&);             // multiplier 1
   void (*dwconv_nhwc_multiplier)(const DwconvNhwcArgs&);  // any multiplier
   void (*dwconv_nchw)(const DwconvNchwArgs&);
+  void (*dwconv_nchw_flat)(const DwconvNchwFlatArgs&);  // null: not available (scalar)
+  int64_t dwconv_nchw_flat_width;  // lanes per vector of dwconv_nchw_flat's masks
   // NCHW multiplier-1 depthwise runs dwconv_nhwc on interleaved channel tiles instead.
   bool dwconv_nchw_interleaved;
   void (*interleave_channels)(const InterleaveArgs&);

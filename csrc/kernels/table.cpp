@@ -17,6 +17,8 @@ void deinterleave_channels(const kernels::InterleaveArgs& p);
 // Hand-written SIMD kernels of this ISA (dwconv-nhwc-<isa>.cpp, ...).
 void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p);
 void dwconv_nchw_simd(const kernels::DwconvNchwArgs& p);
+void dwconv_nchw_flat_simd(const kernels::DwconvNchwFlatArgs& p);
+int64_t dwconv_nchw_flat_width();
 int64_t dwconv_nhwc_simd_tile();
 void interleave_channels_simd(const kernels::InterleaveArgs& p);
 void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
@@ -33,6 +35,8 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nhwc_multiplier = dwconv_nhwc_generic;
 #if defined(SEPCONV_ISA_SIMD)
     t.dwconv_nchw = dwconv_nchw_simd;
+    t.dwconv_nchw_flat = dwconv_nchw_flat_simd;
+    t.dwconv_nchw_flat_width = dwconv_nchw_flat_width();
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;
     // Multiplier-1 NCHW layers with wide kernels run the NHWC kernel on interleaved channel tiles
@@ -46,6 +50,8 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_taps_panels = gemm_taps_panels_simd;
 #else
     t.dwconv_nchw = dwconv_nchw_generic;
+    t.dwconv_nchw_flat = nullptr;
+    t.dwconv_nchw_flat_width = 0;
     t.dwconv_nhwc_channel_tile = 8;
     t.dwconv_nhwc = dwconv_nhwc_generic;
     t.dwconv_nchw_interleaved = false;

@@ -38,14 +38,6 @@ struct Plane {
   int64_t pad_top, pad_left;
 };
 
-// row + i for an i that may fall outside the row (a border block's masked-off lanes). Masked loads
-// and gathers touch no masked-off lane; the address is formed on integers because a pointer
-// outside its array is undefined even if never dereferenced.
-static inline const float* beside(const float* row, int64_t i) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
-                                        static_cast<uintptr_t>(i * int64_t(sizeof(float))));
-}
-
 // The lane masks of one tap vector of a border block: its load (stride 2: its two loads) keeps the
 // input columns inside [0, in_w). Computed once per block and kernel column, reused by every row.
 template <class V, int S>

@@ -70,6 +70,10 @@ struct VecAvx2 {
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(m), 4);
   }
   static Mask all_lanes() { return _mm256_set1_epi32(-1); }
+  // A mask stored as one int32 per lane (-1 on, 0 off).
+  static Mask load_mask(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  // v where m is on, 0 elsewhere.
+  static Reg and_mask(Reg v, Mask m) { return _mm256_and_ps(v, _mm256_castsi256_ps(m)); }
 
   // Even / odd elements of the 16 floats a:b, for stride-2 windows. VSHUFPS keeps them within
   // 128-bit halves (one shuffle each): lanes come out in the order 0 1 4 5 2 3 6 7, which every

@@ -45,6 +45,9 @@ struct VecAvx512 {
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
   }
   static Mask all_lanes() { return static_cast<Mask>(0xffffu); }
+  static Mask load_mask(const int32_t* p) { return _mm512_movepi32_mask(_mm512_loadu_si512(p)); }
+  // v where m is on, 0 elsewhere.
+  static Reg and_mask(Reg v, Mask m) { return _mm512_maskz_mov_ps(m, v); }
 
   // Even / odd elements of the 32 floats a:b in natural order (VPERMT2PS is one shuffle here).
   static Reg even(Reg a, Reg b) {
