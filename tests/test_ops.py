@@ -190,6 +190,25 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
+    """Images larger than L2 with pixels of several cache lines take the 3x3 kernel's software
+    prefetch of the next pass's rows (up to the last pass, whose next rows lie past the image),
+    alone and in the two threads' bands; 67 channels leave a tail tile."""
+    rng = np.random.default_rng(threads + 3 * padding)
+    x = randn(rng, x_shape(1, 67, 45, 47, "NHWC"))
+    assert x.nbytes > 512 * 1024
+    w = randn(rng, (67, 1, 3, 3))
+    b = randn(rng, (67,))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC", activation="relu6")
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("C", [8, 19])
 def test_depthwise_nhwc_3x3_bands(isa, stride, C):

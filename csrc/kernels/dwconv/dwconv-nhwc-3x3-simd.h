@@ -14,10 +14,13 @@
 // columns outside the image (Clip, branches predicted the same way every row), and input rows
 // outside the image are skipped per pass, so the first and last rows and bands with a negative
 // pad_top (fused ops) take the same blocks.
+// With prefetch_rows (images streamed from beyond L2) each strip also prefetches the next pass's
+// new input rows and output rows over the same columns, a few lines per tile (kernels/prefetch.h).
 #pragma once
 
 #include <type_traits>
 
+#include "kernels/prefetch.h"
 #include "kernels/simd/activation-simd.h"
 
 namespace sepconv {
@@ -173,7 +176,20 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));
     for (int64_t c0 = 0; c0 < g.out_w; c0 += strip_w) {
       const int64_t c1 = min_i64(g.out_w, c0 + strip_w);
+      // With prefetch_rows: the next pass's new input rows and its output rows, for this strip's
+      // columns, spread over the tiles.
+      const int64_t iw_lo = max_i64(0, c0 * S - g.pad_left);
+      const int64_t iw_hi =
+          c1 == g.out_w ? g.in_w : max_i64(iw_lo, min_i64(g.in_w, c1 * S - g.pad_left));
+      const int64_t ih_next = p.ih0 + kRows2;
+      const int64_t in_rows = a.prefetch_rows ? max_i64(0, min_i64(g.in_h, ih_next + 2 * S) - ih_next) : 0;
+      const int64_t out_rows = a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
+      NextRows next{{beside(a.x, ih_next * p.in_row + iw_lo * C), (iw_hi - iw_lo) * C, p.in_row,
+                     in_rows, tiles},
+                    {beside(a.y, (oh + 2) * p.out_row + c0 * C), (c1 - c0) * C, p.out_row,
+                     out_rows, tiles}};
       for (int64_t t = 0; t < tiles; ++t) {
+        next.step();
         Pass pt = p;
         pt.x = a.x + (a.tile_begin + t) * T;
         pt.w = a.packed + (a.tile_begin + t) * 10 * T;
