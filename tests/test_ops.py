@@ -193,12 +193,12 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padding", [0, 1, 2])
 def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
-    """Images larger than L2 with pixels of several cache lines take the 3x3 kernel's software
-    prefetch of the next pass's rows (up to the last pass, whose next rows lie past the image),
-    alone and in the two threads' bands; 67 channels leave a tail tile."""
+    """Bands larger than L2 with pixels of several cache lines take the 3x3 kernel's software
+    prefetch of the next pass's rows (up to the last pass, whose next rows lie past the band),
+    the whole image on one thread or half of it on each of two; 67 channels leave a tail tile."""
     rng = np.random.default_rng(threads + 3 * padding)
-    x = randn(rng, x_shape(1, 67, 45, 47, "NHWC"))
-    assert x.nbytes > 512 * 1024
+    x = randn(rng, x_shape(1, 67, 85, 47, "NHWC"))
+    assert x.nbytes / 2 > 512 * 1024  # also each thread's band
     w = randn(rng, (67, 1, 3, 3))
     b = randn(rng, (67,))
     previous = sepconv.get_num_threads()

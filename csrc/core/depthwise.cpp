@@ -74,9 +74,9 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there. The row kernel (stride 2,
   // other sizes) gained only 5-15% on C96@112 stride 2 streamed and lost 15-25% cached, so it
   // does not prefetch.
-  const Geometry& g = p.geometry;
-  const int64_t image_bytes = g.in_h * g.in_w * p.in_channels * int64_t(sizeof(float));
-  a.prefetch_rows = p.layout == Layout::NHWC && image_bytes > kL2Bytes &&
+  // Bands of the fused ops are L2-sized by construction, so this is off there.
+  const int64_t band_bytes = b.g.in_h * b.g.in_w * p.in_channels * int64_t(sizeof(float));
+  a.prefetch_rows = p.layout == Layout::NHWC && band_bytes > kL2Bytes &&
                     p.in_channels * int64_t(sizeof(float)) >= kPrefetchMinPixelBytes;
   return a;
 }
