@@ -47,8 +47,8 @@ struct DwconvNchwArgs {
 // plane a flat run of out_h * out_w outputs (dwconv-nchw-flat-simd.h). Output channel c reads input
 // plane c / multiplier, weights weight + c * taps (PyTorch order), bias[c] (bias may be null).
 // masks: [tap][vector][lane] of the ISA's vector width over the flat outputs, -1 where the lane is
-// an output (< out_h * out_w) whose tap lies inside the image, else 0 (core/depthwise.cpp builds
-// them once per geometry).
+// an output (< out_h * out_w) whose tap lies inside the image, else 0; col_masks: [kw][vector]
+// [lane], the same for the tap's column alone (core/depthwise.cpp builds both once per geometry).
 constexpr int64_t kMaxFlatTaps = 64;
 struct DwconvNchwFlatArgs {
   const float* x; int64_t x_plane_stride;
@@ -59,6 +59,7 @@ struct DwconvNchwFlatArgs {
   Window window;
   Geometry geometry;
   const int32_t* masks;
+  const int32_t* col_masks;
   Activation activation;
 };
 

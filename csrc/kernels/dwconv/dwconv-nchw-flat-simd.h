@@ -6,12 +6,13 @@
 // plane at one constant shift, (kh * dilation_h - pad_top) * in_w + kw * dilation_w - pad_left. A
 // small plane thus fills whole vectors: 7x7 is 7 vectors (49 of 56 lanes), where the row kernel
 // (dwconv-nchw-simd.h) runs 7 rows of one 7-lane vector, each with its border masks, stores in
-// pieces and per-row setup. Lanes whose tap lies outside the image (padding, or the neighbouring
-// row a flat shift wraps into) are loaded through the per-tap, per-vector masks the operator
-// builds once per geometry, so no load touches memory outside the plane. That is two loads per
-// FMA, which is why the operator uses this kernel only for narrow planes.
-// NB vectors of one plane per block: NB accumulators cover the FMA latency, and each tap's weight
-// is broadcast once per block.
+// pieces and per-row setup. Where a tap may read outside the plane (the vectors near its top
+// and bottom), every load is masked with that tap's lane mask; inside, a tap outside the image can
+// only be a column of padding (or the neighbouring row the flat shift wraps into), so plain loads
+// are ANDed with the kernel column's mask, and the centre column needs none. Both kinds of mask are
+// built by the operator once per geometry.
+// Blocks of NB vectors of two planes at a time: 2 * NB accumulators cover the FMA latency, and
+// the two planes share every mask.
 #pragma once
 
 #include <cstdint>
@@ -32,50 +33,23 @@ struct Plane {
 
 // What the planes of one call share.
 struct Flat {
-  const int64_t* shift;  // per tap
-  const int32_t* masks;  // [tap][vector][lane]
-  int64_t taps, vectors, outputs;
+  const int64_t* shift;      // per tap, kh-major
+  const int32_t* masks;      // [tap][vector][lane]
+  const int32_t* col_masks;  // [kw][vector][lane]
+  const bool* col_full;      // per kw: its column mask is on in every lane
+  int64_t kernel_h, kernel_w, vectors, outputs;
 };
 
-// Vectors [v0, v0 + NB) of P planes, which share each mask load. Safe: every lane of every load
-// lies inside the plane, so a plain load ANDed with the mask replaces the masked load (VMASKMOVPS
-// has a fraction of a plain load's throughput).
-template <class V, int P, int NB, bool Safe, Activation A>
-static inline void block(const Flat& f, const Plane (&pl)[P], int64_t v0) {
-  using Reg = typename V::Reg;
+template <class V, int P, int NB, Activation A>
+static inline void store(const Flat& f, const Plane (&pl)[P], int64_t v0,
+                         typename V::Reg (&acc)[P][NB]) {
   constexpr int W = V::kWidth;
-  Reg acc[P][NB];
-#pragma GCC unroll 4
-  for (int q = 0; q < P; ++q) {
-    const Reg bias = V::set1(pl[q].bias);
-#pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) acc[q][b] = bias;
-  }
-  const int64_t mask_tap_stride = f.vectors * W;
-  const int32_t* m = f.masks + v0 * W;
-  for (int64_t t = 0; t < f.taps; ++t) {
-    Reg wt[P];
-#pragma GCC unroll 4
-    for (int q = 0; q < P; ++q) wt[q] = V::broadcast(pl[q].w + t);
-    const int64_t first = v0 * W + f.shift[t];
-#pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) {
-      const typename V::Mask mb = V::load_mask(m + b * W);
-#pragma GCC unroll 4
-      for (int q = 0; q < P; ++q) {
-        const Reg xv = Safe ? V::and_mask(V::load(pl[q].x + first + b * W), mb)
-                            : V::load(beside(pl[q].x, first + b * W), mb);
-        acc[q][b] = V::fma(xv, wt[q], acc[q][b]);
-      }
-    }
-    m += mask_tap_stride;
-  }
 #pragma GCC unroll 8
   for (int b = 0; b < NB; ++b) {
     const int64_t o = (v0 + b) * W;
 #pragma GCC unroll 4
     for (int q = 0; q < P; ++q) {
-      const Reg out = vactivate<V, A>(acc[q][b]);
+      const typename V::Reg out = vactivate<V, A>(acc[q][b]);
       if (o + W <= f.outputs) {
         V::store(pl[q].y + o, out);
       } else {
@@ -85,25 +59,102 @@ static inline void block(const Flat& f, const Plane (&pl)[P], int64_t v0) {
   }
 }
 
-// The vectors of P planes: blocks of NB, then one block of the remaining vectors; plain loads
-// where the block's loads stay inside [0, inputs).
+// Vectors [v0, v0 + NB) of P planes near the top or bottom of the plane, where a tap may read
+// outside it: masked loads with each tap's mask, shared by the P planes.
 template <class V, int P, int NB, Activation A>
-static inline void planes(const Flat& f, const Plane (&pl)[P], int64_t safe_lo, int64_t safe_hi) {
-  int64_t v = 0;
-  const auto go = [&](auto nb) {
-    constexpr int N = decltype(nb)::value;
-    if (v >= safe_lo && v + N <= safe_hi) {
-      block<V, P, N, true, A>(f, pl, v);
-    } else {
-      block<V, P, N, false, A>(f, pl, v);
+static inline void edge_block(const Flat& f, const Plane (&pl)[P], int64_t v0) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  Reg acc[P][NB];
+#pragma GCC unroll 4
+  for (int q = 0; q < P; ++q) {
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[q][b] = V::set1(pl[q].bias);
+  }
+  const int64_t taps = f.kernel_h * f.kernel_w;
+  const int32_t* m = f.masks + v0 * W;
+  for (int64_t t = 0; t < taps; ++t, m += f.vectors * W) {
+    Reg wt[P];
+#pragma GCC unroll 4
+    for (int q = 0; q < P; ++q) wt[q] = V::broadcast(pl[q].w + t);
+    const int64_t first = v0 * W + f.shift[t];
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) {
+      const typename V::Mask mb = V::load_mask(m + b * W);
+#pragma GCC unroll 4
+      for (int q = 0; q < P; ++q) {
+        acc[q][b] = V::fma(V::load(beside(pl[q].x, first + b * W), mb), wt[q], acc[q][b]);
+      }
     }
-    v += N;
+  }
+  store<V, P, NB, A>(f, pl, v0, acc);
+}
+
+// Vectors [v0, v0 + NB) whose loads all lie inside the plane. A tap outside the image there is
+// one whose column is (a row outside would put the load outside the plane), so plain loads are
+// ANDed with the kernel column's mask, held in registers for the column's taps; the columns that
+// never leave the image (kw * dilation_w == pad_left) need no mask at all.
+template <class V, int P, int NB, Activation A>
+static inline void inside_block(const Flat& f, const Plane (&pl)[P], int64_t v0) {
+  using Reg = typename V::Reg;
+  using Mask = typename V::Mask;
+  constexpr int W = V::kWidth;
+  Reg acc[P][NB];
+#pragma GCC unroll 4
+  for (int q = 0; q < P; ++q) {
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[q][b] = V::set1(pl[q].bias);
+  }
+  const auto column = [&](int64_t kw, auto masked) {
+    constexpr bool M = decltype(masked)::value;
+    Mask m[NB];
+    if constexpr (M) {
+      const int32_t* cm = f.col_masks + (kw * f.vectors + v0) * W;
+#pragma GCC unroll 8
+      for (int b = 0; b < NB; ++b) m[b] = V::load_mask(cm + b * W);
+    }
+    for (int64_t kh = 0; kh < f.kernel_h; ++kh) {
+      const int64_t t = kh * f.kernel_w + kw;
+      const int64_t first = v0 * W + f.shift[t];
+#pragma GCC unroll 4
+      for (int q = 0; q < P; ++q) {
+        const Reg wt = V::broadcast(pl[q].w + t);
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) {
+          Reg xv = V::load(pl[q].x + first + b * W);
+          if constexpr (M) xv = V::and_mask(xv, m[b]);
+          acc[q][b] = V::fma(xv, wt, acc[q][b]);
+        }
+      }
+    }
   };
-  for (; v + NB <= f.vectors; ) go(std::integral_constant<int, NB>{});
-  switch (f.vectors - v) {
-    case 3: go(std::integral_constant<int, 3>{}); break;
-    case 2: go(std::integral_constant<int, 2>{}); break;
-    case 1: go(std::integral_constant<int, 1>{}); break;
+  for (int64_t kw = 0; kw < f.kernel_w; ++kw) {
+    if (f.col_full[kw]) {
+      column(kw, std::false_type{});
+    } else {
+      column(kw, std::true_type{});
+    }
+  }
+  store<V, P, NB, A>(f, pl, v0, acc);
+}
+
+// Vectors [begin, end) of P planes in blocks of up to NB.
+template <class V, int P, int NB, bool Inside, Activation A>
+static inline void span(const Flat& f, const Plane (&pl)[P], int64_t begin, int64_t end) {
+  const auto go = [&](auto nb, int64_t v) {
+    constexpr int N = decltype(nb)::value;
+    if constexpr (Inside) {
+      inside_block<V, P, N, A>(f, pl, v);
+    } else {
+      edge_block<V, P, N, A>(f, pl, v);
+    }
+  };
+  int64_t v = begin;
+  for (; v + NB <= end; v += NB) go(std::integral_constant<int, NB>{}, v);
+  switch (end - v) {
+    case 3: go(std::integral_constant<int, 3>{}, v); break;
+    case 2: go(std::integral_constant<int, 2>{}, v); break;
+    case 1: go(std::integral_constant<int, 1>{}, v); break;
     default: break;
   }
 }
@@ -112,11 +163,11 @@ template <class V>
 void run(const kernels::DwconvNchwFlatArgs& a) {
   constexpr int W = V::kWidth;
   constexpr int NB = 4;
-  static_assert(NB == 4, "planes() handles remainders of up to 3 vectors");
+  static_assert(NB == 4, "span() handles remainders of up to 3 vectors");
   const Window& win = a.window;
   const Geometry& g = a.geometry;
-  const int64_t taps = win.kernel_h * win.kernel_w;
   int64_t shift[kernels::kMaxFlatTaps];
+  bool col_full[kernels::kMaxFlatTaps];
   int64_t shift_lo = 0, shift_hi = 0;
   for (int64_t kh = 0; kh < win.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < win.kernel_w; ++kw) {
@@ -126,30 +177,40 @@ void run(const kernels::DwconvNchwFlatArgs& a) {
       shift_hi = kh + kw == 0 ? s : max_i64(shift_hi, s);
     }
   }
+  for (int64_t kw = 0; kw < win.kernel_w; ++kw) col_full[kw] = kw * win.dilation_w == g.pad_left;
   Flat f;
   f.shift = shift;
   f.masks = a.masks;
-  f.taps = taps;
+  f.col_masks = a.col_masks;
+  f.col_full = col_full;
+  f.kernel_h = win.kernel_h;
+  f.kernel_w = win.kernel_w;
   f.outputs = g.out_h * g.out_w;
   f.vectors = (f.outputs + W - 1) / W;
   // Vectors v whose loads all lie in the plane: v * W + shift_lo >= 0 and
   // (v + 1) * W + shift_hi <= in_h * in_w.
-  const int64_t safe_lo = shift_lo >= 0 ? 0 : (-shift_lo + W - 1) / W;
-  const int64_t safe_hi = max_i64(0, (g.in_h * g.in_w - shift_hi) / W);
+  const int64_t inside_lo = min_i64(f.vectors, shift_lo >= 0 ? 0 : (-shift_lo + W - 1) / W);
+  const int64_t inside_hi = max_i64(inside_lo, min_i64(f.vectors, (g.in_h * g.in_w - shift_hi) / W));
   const auto plane = [&](int64_t c) {
-    return Plane{a.x + (c / a.multiplier) * a.x_plane_stride, a.weight + c * taps,
+    return Plane{a.x + (c / a.multiplier) * a.x_plane_stride, a.weight + c * win.kernel_h * win.kernel_w,
                  a.bias != nullptr ? a.bias[c] : 0.0f, a.y + c * a.y_plane_stride};
   };
   with_activation(a.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
+    const auto planes = [&](const auto& pl) {
+      constexpr int P = sizeof(pl) / sizeof(Plane);
+      span<V, P, NB, false, A>(f, pl, 0, inside_lo);
+      span<V, P, NB, true, A>(f, pl, inside_lo, inside_hi);
+      span<V, P, NB, false, A>(f, pl, inside_hi, f.vectors);
+    };
     int64_t c = a.channel_begin;
     for (; c + 2 <= a.channel_end; c += 2) {
       const Plane pair[2] = {plane(c), plane(c + 1)};
-      planes<V, 2, NB, A>(f, pair, safe_lo, safe_hi);
+      planes(pair);
     }
     if (c < a.channel_end) {
       const Plane one[1] = {plane(c)};
-      planes<V, 1, NB, A>(f, one, safe_lo, safe_hi);
+      planes(one);
     }
   });
 }
