@@ -21,8 +21,8 @@ class RowsAhead {
       : next_(reinterpret_cast<uintptr_t>(first)),
         span_(floats * int64_t(sizeof(float))),
         stride_(row_stride * int64_t(sizeof(float))),
-        left_(rows * ((span_ + kLine - 1) / kLine)),
-        per_step_(steps > 0 ? (left_ + steps - 1) / steps : left_) {
+        left_(rows > 0 ? rows * ((span_ + kLine - 1) / kLine) : 0),
+        per_step_(left_ > 0 && steps > 0 ? (left_ + steps - 1) / steps : left_) {
     end_ = next_ + span_;
   }
 

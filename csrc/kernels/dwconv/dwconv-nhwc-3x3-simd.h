@@ -189,7 +189,7 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
                     {beside(a.y, (oh + 2) * p.out_row + c0 * C), (c1 - c0) * C, p.out_row,
                      out_rows, tiles}};
       for (int64_t t = 0; t < tiles; ++t) {
-        next.step();
+        if (a.prefetch_rows) next.step();
         Pass pt = p;
         pt.x = a.x + (a.tile_begin + t) * T;
         pt.w = a.packed + (a.tile_begin + t) * 10 * T;
