@@ -215,22 +215,25 @@ std::vector<Case> make_cases() {
     const std::string lay = layout_name(layout);
     struct Dw {
       const char* family;
-      int64_t c, hw, k, stride;
+      int64_t c, hw, k, stride, batch;
     };
+    // Batch 8 streams the layer from DRAM (14-38 MB per call), batch 1 runs from L2/L3.
     const Dw dws[] = {
-        {"dw3x3_s1", 32, 112, 3, 1},  {"dw3x3_s1", 144, 56, 3, 1}, {"dw3x3_s1", 384, 14, 3, 1},
-        {"dw3x3_s1", 960, 7, 3, 1},   {"dw3x3_s2", 96, 112, 3, 2}, {"dw3x3_s2", 144, 56, 3, 2},
-        {"dw3x3_s2", 576, 14, 3, 2},  {"dw5x5", 240, 28, 5, 1},    {"dw7x7", 96, 56, 7, 1},
-        {"dw31x31", 128, 32, 31, 1},
+        {"dw3x3_s1", 32, 112, 3, 1, 1},  {"dw3x3_s1", 144, 56, 3, 1, 1}, {"dw3x3_s1", 384, 14, 3, 1, 1},
+        {"dw3x3_s1", 960, 7, 3, 1, 1},   {"dw3x3_s2", 96, 112, 3, 2, 1}, {"dw3x3_s2", 144, 56, 3, 2, 1},
+        {"dw3x3_s2", 576, 14, 3, 2, 1},  {"dw5x5", 240, 28, 5, 1, 1},    {"dw7x7", 96, 56, 7, 1, 1},
+        {"dw31x31", 128, 32, 31, 1, 1},  {"dw3x3_s1", 144, 56, 3, 1, 8}, {"dw3x3_s2", 96, 112, 3, 2, 8},
     };
     for (const Dw& s : dws) {
       sepconv::DepthwiseConv2dDesc d;
       d.layout = layout;
+      d.batch = s.batch;
       d.channels = s.c;
       d.in_h = d.in_w = s.hw;
       d.window = square_window(s.k, s.stride);
+      const std::string batch = s.batch > 1 ? "_N" + std::to_string(s.batch) : "";
       cases.push_back({std::string(s.family) + "/C" + std::to_string(s.c) + "_" +
-                           std::to_string(s.hw) + "x" + std::to_string(s.hw) + "/" + lay,
+                           std::to_string(s.hw) + "x" + std::to_string(s.hw) + batch + "/" + lay,
                        std::make_shared<DepthwiseOp>(d)});
     }
     struct Pw {
