@@ -89,6 +89,21 @@ def test_concurrent_calls_from_four_threads(kind):
         check(y, ref(x))
 
 
+def test_small_nchw_planes_alternating_sizes_from_four_threads():
+    """NCHW stride-1 planes up to 12 wide run the flat kernel, whose lane masks depend on the
+    input size: one layer called on alternating sizes from four threads rebuilds and shares them."""
+    rng = np.random.default_rng(5)
+    w = randn(rng, (10, 1, 3, 3))
+    b = randn(rng, (10,))
+    layer = sepconv.DepthwiseConv2d(w, b, padding=1, activation="relu6")
+    sizes = [(7, 7), (5, 11), (12, 12), (1, 3), (9, 4)]
+    inputs = [randn(rng, (1 + i % 3, 10, *sizes[i % len(sizes)])) for i in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(layer, inputs))
+    for x, y in zip(inputs, results):
+        check(y, reference.depthwise_conv2d(x, w, b, padding=1, activation="relu6"))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_pickle_round_trip(kind):
     rng = np.random.default_rng(4)

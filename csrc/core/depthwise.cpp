@@ -91,6 +91,11 @@ constexpr int64_t kFlatMaxWidth = 12;
 // The masks of one plane stay in L1 next to its input and output.
 constexpr int64_t kFlatMaxMaskBytes = 16 * 1024;
 
+bool same_geometry(const Geometry& a, const Geometry& b) {
+  return a.in_h == b.in_h && a.in_w == b.in_w && a.out_h == b.out_h && a.out_w == b.out_w &&
+         a.pad_top == b.pad_top && a.pad_left == b.pad_left;
+}
+
 // DwconvNchwFlatArgs::masks followed by its col_masks, for plan p on vectors of `width` lanes.
 std::vector<int32_t> flat_masks(const ConvPlan& p, int64_t width) {
   const Window& w = p.window;
@@ -123,16 +128,14 @@ DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bi
   if (!planar()) {
     packed_ = std::make_shared<const std::vector<float>>(pack_dwconv_nhwc(p, weight, bias, tile_));
   }
+  flat_cache_ = std::make_shared<FlatMaskCache>();
   bind_flat_masks();
 }
 
 DepthwiseOp DepthwiseOp::for_plan(const ConvPlan& p) const {
   DepthwiseOp op = *this;
   op.plan_ = p;
-  const Geometry &a = plan_.geometry, &b = p.geometry;
-  const bool same_geometry = a.in_h == b.in_h && a.in_w == b.in_w && a.out_h == b.out_h &&
-                             a.out_w == b.out_w && a.pad_top == b.pad_top && a.pad_left == b.pad_left;
-  if (!same_geometry) op.bind_flat_masks();
+  if (!same_geometry(plan_.geometry, p.geometry)) op.bind_flat_masks();
   return op;
 }
 
@@ -150,7 +153,13 @@ void DepthwiseOp::bind_flat_masks() {
   const int64_t mask_bytes =
       (taps + w.kernel_w) * ceil_div(g.out_h * g.out_w, width) * width * int64_t(sizeof(int32_t));
   if (mask_bytes > kFlatMaxMaskBytes) return;
-  flat_masks_ = std::make_shared<const std::vector<int32_t>>(flat_masks(p, width));
+  // A layer rebinds its op to each call's input size: the masks of the last size are reused.
+  std::lock_guard<std::mutex> lock(flat_cache_->mutex);
+  if (!flat_cache_->masks || !same_geometry(flat_cache_->geometry, g)) {
+    flat_cache_->masks = std::make_shared<const std::vector<int32_t>>(flat_masks(p, width));
+    flat_cache_->geometry = g;
+  }
+  flat_masks_ = flat_cache_->masks;
 }
 
 // NCHW multiplier 1 on a SIMD table: the direct width-vectorised kernel or the interleave through the

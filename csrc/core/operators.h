@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -56,8 +57,17 @@ class DepthwiseOp {
   SharedFloats packed_;  // NHWC tiles [bias][taps] (also the interleaved NCHW path)
   const float* weights_;  // the per-plane kernel's weights, in PyTorch order (borrowed)
   const float* biases_;   // may be null (borrowed)
-  // NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs), shared between copies.
+  // The masks of the last geometry bound by this op or any of its copies.
+  struct FlatMaskCache {
+    std::mutex mutex;
+    Geometry geometry;
+    std::shared_ptr<const std::vector<int32_t>> masks;
+  };
+
+  // NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs) for plan_, shared
+  // between copies; flat_cache_ is shared by the op and all its copies.
   std::shared_ptr<const std::vector<int32_t>> flat_masks_;
+  std::shared_ptr<FlatMaskCache> flat_cache_;
 };
 
 // A pointwise layer ready to run: its plan and its weights packed for the kernel table active
