@@ -40,6 +40,16 @@ struct Flat {
   int64_t kernel_h, kernel_w, vectors, outputs;
 };
 
+// Every accumulator of a block at its plane's bias.
+template <class V, int P, int NB>
+static inline void start(const Plane (&pl)[P], typename V::Reg (&acc)[P][NB]) {
+#pragma GCC unroll 4
+  for (int q = 0; q < P; ++q) {
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) acc[q][b] = V::set1(pl[q].bias);
+  }
+}
+
 template <class V, int P, int NB, Activation A>
 static inline void store(const Flat& f, const Plane (&pl)[P], int64_t v0,
                          typename V::Reg (&acc)[P][NB]) {
@@ -66,11 +76,7 @@ static inline void edge_block(const Flat& f, const Plane (&pl)[P], int64_t v0) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
   Reg acc[P][NB];
-#pragma GCC unroll 4
-  for (int q = 0; q < P; ++q) {
-#pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) acc[q][b] = V::set1(pl[q].bias);
-  }
+  start<V, P, NB>(pl, acc);
   const int64_t taps = f.kernel_h * f.kernel_w;
   const int32_t* m = f.masks + v0 * W;
   for (int64_t t = 0; t < taps; ++t, m += f.vectors * W) {
@@ -100,11 +106,7 @@ static inline void inside_block(const Flat& f, const Plane (&pl)[P], int64_t v0)
   using Mask = typename V::Mask;
   constexpr int W = V::kWidth;
   Reg acc[P][NB];
-#pragma GCC unroll 4
-  for (int q = 0; q < P; ++q) {
-#pragma GCC unroll 8
-    for (int b = 0; b < NB; ++b) acc[q][b] = V::set1(pl[q].bias);
-  }
+  start<V, P, NB>(pl, acc);
   const auto column = [&](int64_t kw, auto masked) {
     constexpr bool M = decltype(masked)::value;
     Mask m[NB];
