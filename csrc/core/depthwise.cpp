@@ -96,28 +96,33 @@ bool same_geometry(const Geometry& a, const Geometry& b) {
          a.pad_top == b.pad_top && a.pad_left == b.pad_left;
 }
 
-// DwconvNchwFlatArgs::masks followed by its col_masks, for plan p on vectors of `width` lanes.
-std::vector<int32_t> flat_masks(const ConvPlan& p, int64_t width) {
+// Lanes of the flat kernel's vectors over one output plane: out_h * out_w rounded up to `width`.
+int64_t flat_lanes(const Geometry& g, int64_t width) {
+  return ceil_div(g.out_h * g.out_w, width) * width;
+}
+
+// DwconvNchwFlatArgs::masks and col_masks for plan p on vectors of `width` lanes.
+FlatMasks flat_masks(const ConvPlan& p, int64_t width) {
   const Window& w = p.window;
   const Geometry& g = p.geometry;
-  const int64_t outputs = g.out_h * g.out_w;
-  const int64_t lanes = ceil_div(outputs, width) * width;
-  const int64_t taps = w.kernel_h * w.kernel_w;
-  std::vector<int32_t> masks(static_cast<size_t>((taps + w.kernel_w) * lanes), 0);
-  int32_t* col = masks.data() + taps * lanes;
-  for (int64_t o = 0; o < outputs; ++o) {
+  const int64_t lanes = flat_lanes(g, width);
+  FlatMasks m;
+  m.taps.assign(static_cast<size_t>(w.kernel_h * w.kernel_w * lanes), 0);
+  m.columns.assign(static_cast<size_t>(w.kernel_w * lanes), 0);
+  for (int64_t o = 0; o < g.out_h * g.out_w; ++o) {
     const int64_t oh = o / g.out_w, ow = o % g.out_w;
     for (int64_t kw = 0; kw < w.kernel_w; ++kw) {
       const int64_t iw = ow - g.pad_left + kw * w.dilation_w;
       if (iw < 0 || iw >= g.in_w) continue;
-      col[kw * lanes + o] = -1;
+      m.columns[static_cast<size_t>(kw * lanes + o)] = -1;
       for (int64_t kh = 0; kh < w.kernel_h; ++kh) {
         const int64_t ih = oh - g.pad_top + kh * w.dilation_h;
-        if (ih >= 0 && ih < g.in_h) masks[static_cast<size_t>((kh * w.kernel_w + kw) * lanes + o)] = -1;
+        if (ih < 0 || ih >= g.in_h) continue;
+        m.taps[static_cast<size_t>((kh * w.kernel_w + kw) * lanes + o)] = -1;
       }
     }
   }
-  return masks;
+  return m;
 }
 
 }  // namespace
@@ -150,13 +155,12 @@ void DepthwiseOp::bind_flat_masks() {
   if (p.layout != Layout::NCHW || kt_->dwconv_nchw_flat == nullptr) return;
   if (w.stride_h != 1 || w.stride_w != 1 || g.out_w != g.in_w || g.in_w > kFlatMaxWidth) return;
   if (taps > kernels::kMaxFlatTaps) return;
-  const int64_t mask_bytes =
-      (taps + w.kernel_w) * ceil_div(g.out_h * g.out_w, width) * width * int64_t(sizeof(int32_t));
+  const int64_t mask_bytes = (taps + w.kernel_w) * flat_lanes(g, width) * int64_t(sizeof(int32_t));
   if (mask_bytes > kFlatMaxMaskBytes) return;
   // A layer rebinds its op to each call's input size: the masks of the last size are reused.
   std::lock_guard<std::mutex> lock(flat_cache_->mutex);
   if (!flat_cache_->masks || !same_geometry(flat_cache_->geometry, g)) {
-    flat_cache_->masks = std::make_shared<const std::vector<int32_t>>(flat_masks(p, width));
+    flat_cache_->masks = std::make_shared<const FlatMasks>(flat_masks(p, width));
     flat_cache_->geometry = g;
   }
   flat_masks_ = flat_cache_->masks;
@@ -230,10 +234,8 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     a.multiplier = multiplier;
     a.window = p.window;
     a.geometry = g;
-    a.masks = flat_masks_->data();
-    a.col_masks = a.masks + p.window.kernel_h * p.window.kernel_w *
-                                ceil_div(g.out_h * g.out_w, kt_->dwconv_nchw_flat_width) *
-                                kt_->dwconv_nchw_flat_width;
+    a.masks = flat_masks_->taps.data();
+    a.col_masks = flat_masks_->columns.data();
     a.activation = p.activation;
     kt_->dwconv_nchw_flat(a);
     return;

@@ -21,6 +21,12 @@ namespace detail {
 
 using SharedFloats = std::shared_ptr<const std::vector<float>>;
 
+// The NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs::masks, col_masks).
+struct FlatMasks {
+  std::vector<int32_t> taps;     // [tap][vector][lane]
+  std::vector<int32_t> columns;  // [kw][vector][lane]
+};
+
 // A depthwise layer ready to run: its plan and its weights packed for the kernel table active
 // when it was built.
 class DepthwiseOp {
@@ -61,12 +67,12 @@ class DepthwiseOp {
   struct FlatMaskCache {
     std::mutex mutex;
     Geometry geometry;
-    std::shared_ptr<const std::vector<int32_t>> masks;
+    std::shared_ptr<const FlatMasks> masks;
   };
 
-  // NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs) for plan_, shared
-  // between copies; flat_cache_ is shared by the op and all its copies.
-  std::shared_ptr<const std::vector<int32_t>> flat_masks_;
+  // NCHW flat-plane kernel's lane masks for plan_, or null; flat_cache_ is shared by the op and
+  // all its copies.
+  std::shared_ptr<const FlatMasks> flat_masks_;
   std::shared_ptr<FlatMaskCache> flat_cache_;
 };
 

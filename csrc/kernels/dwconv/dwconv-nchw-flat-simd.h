@@ -143,6 +143,7 @@ static inline void inside_block(const Flat& f, const Plane (&pl)[P], int64_t v0)
 // Vectors [begin, end) of P planes in blocks of up to NB.
 template <class V, int P, int NB, bool Inside, Activation A>
 static inline void span(const Flat& f, const Plane (&pl)[P], int64_t begin, int64_t end) {
+  static_assert(NB <= 4, "the remainder below takes up to 3 vectors");
   const auto go = [&](auto nb, int64_t v) {
     constexpr int N = decltype(nb)::value;
     if constexpr (Inside) {
@@ -165,7 +166,6 @@ template <class V>
 void run(const kernels::DwconvNchwFlatArgs& a) {
   constexpr int W = V::kWidth;
   constexpr int NB = 4;
-  static_assert(NB == 4, "span() handles remainders of up to 3 vectors");
   const Window& win = a.window;
   const Geometry& g = a.geometry;
   int64_t shift[kernels::kMaxFlatTaps];
@@ -173,7 +173,8 @@ void run(const kernels::DwconvNchwFlatArgs& a) {
   int64_t shift_lo = 0, shift_hi = 0;
   for (int64_t kh = 0; kh < win.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < win.kernel_w; ++kw) {
-      const int64_t s = (kh * win.dilation_h - g.pad_top) * g.in_w + kw * win.dilation_w - g.pad_left;
+      const int64_t s =
+          (kh * win.dilation_h - g.pad_top) * g.in_w + kw * win.dilation_w - g.pad_left;
       shift[kh * win.kernel_w + kw] = s;
       shift_lo = kh + kw == 0 ? s : min_i64(shift_lo, s);
       shift_hi = kh + kw == 0 ? s : max_i64(shift_hi, s);
@@ -192,9 +193,11 @@ void run(const kernels::DwconvNchwFlatArgs& a) {
   // Vectors v whose loads all lie in the plane: v * W + shift_lo >= 0 and
   // (v + 1) * W + shift_hi <= in_h * in_w.
   const int64_t inside_lo = min_i64(f.vectors, shift_lo >= 0 ? 0 : (-shift_lo + W - 1) / W);
-  const int64_t inside_hi = max_i64(inside_lo, min_i64(f.vectors, (g.in_h * g.in_w - shift_hi) / W));
+  const int64_t inside_hi =
+      max_i64(inside_lo, min_i64(f.vectors, (g.in_h * g.in_w - shift_hi) / W));
   const auto plane = [&](int64_t c) {
-    return Plane{a.x + (c / a.multiplier) * a.x_plane_stride, a.weight + c * win.kernel_h * win.kernel_w,
+    return Plane{a.x + (c / a.multiplier) * a.x_plane_stride,
+                 a.weight + c * win.kernel_h * win.kernel_w,
                  a.bias != nullptr ? a.bias[c] : 0.0f, a.y + c * a.y_plane_stride};
   };
   with_activation(a.activation, [&](auto tag) {

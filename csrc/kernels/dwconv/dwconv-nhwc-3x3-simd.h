@@ -182,14 +182,16 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
       const int64_t iw_hi =
           c1 == g.out_w ? g.in_w : max_i64(iw_lo, min_i64(g.in_w, c1 * S - g.pad_left));
       const int64_t ih_next = p.ih0 + kRows2;
-      const int64_t in_rows = a.prefetch_rows ? max_i64(0, min_i64(g.in_h, ih_next + 2 * S) - ih_next) : 0;
-      const int64_t out_rows = a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
+      const int64_t in_rows =
+          a.prefetch_rows ? max_i64(0, min_i64(g.in_h, ih_next + 2 * S) - ih_next) : 0;
+      const int64_t out_rows =
+          a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
       NextRows next{{beside(a.x, ih_next * p.in_row + iw_lo * C), (iw_hi - iw_lo) * C, p.in_row,
                      in_rows, tiles},
                     {beside(a.y, (oh + 2) * p.out_row + c0 * C), (c1 - c0) * C, p.out_row,
                      out_rows, tiles}};
       for (int64_t t = 0; t < tiles; ++t) {
-        if (a.prefetch_rows) next.step();
+        next.step();
         Pass pt = p;
         pt.x = a.x + (a.tile_begin + t) * T;
         pt.w = a.packed + (a.tile_begin + t) * 10 * T;
