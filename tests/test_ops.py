@@ -343,6 +343,24 @@ def test_pointwise_every_pixel_tail(isa, P, layout):
     compare("pointwise_conv2d", x, w, layout=layout)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pointwise_nhwc_streamed(isa, threads):
+    """Activations over 8 MiB with rows of 67 channels take the GEMM's prefetch of the next
+    row block (up to each block's last rows, whose next rows lie past it); 21 output channels
+    leave a masked panel."""
+    rng = np.random.default_rng(threads)
+    x = randn(rng, x_shape(3, 67, 109, 97, "NHWC"))
+    assert x.nbytes > 8 << 20
+    w = randn(rng, (21, 67))
+    b = randn(rng, (21,))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("pointwise_conv2d", x, w, b, layout="NHWC", activation="relu")
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 @st.composite
 def pointwise_case(draw):
     batched = draw(st.booleans())

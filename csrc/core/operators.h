@@ -97,9 +97,10 @@ class PointwiseOp {
  private:
   int64_t max_m_block() const;
   int64_t max_n_block() const;
-  // C[m0 : m0+m, n0 : n0+n] of the GEMM over x (see pointwise.cpp for the two layouts).
+  // C[m0 : m0+m, n0 : n0+n] of the GEMM over x (see pointwise.cpp for the two layouts);
+  // streamed: x comes from beyond the caches (NHWC prefetches its rows).
   void gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float* x, int64_t x_stride,
-            float* y, int64_t y_stride, float* workspace) const;
+            float* y, int64_t y_stride, float* workspace, bool streamed) const;
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;

@@ -98,6 +98,9 @@ struct GemmBlockArgs {
   // gemm_rows_workspace), where each k-block of B is copied into panels (rows P floats apart would
   // thrash a few L1 sets).
   float* workspace;
+  // Rows-panels variant: prefetch A's next rows (activations streamed from beyond the caches,
+  // rows of several cache lines, which the hardware prefetchers follow poorly six at a time).
+  bool prefetch_a = false;
 };
 
 // Implicit-GEMM convolution (NHWC, shifted 1x1): C[m x n] = act(sum over taps t of

@@ -2,7 +2,8 @@
 // The NHWC 3x3 kernel touches each pixel's channels one tile at a time, 32 bytes at a stride of
 // the pixel size, which the hardware prefetchers do not follow once a pixel spans several cache
 // lines; it prefetches its next pass's rows in address order instead, spread over the current
-// pass so that the requests do not queue up behind each other. Included inside namespace
+// pass so that the requests do not queue up behind each other. The NHWC GEMM likewise prefetches
+// the next block of activation rows, six rows of many lines at once. Included inside namespace
 // sepconv::<isa>.
 #pragma once
 

@@ -13,6 +13,7 @@
 // Bias is loaded into the accumulators at the first k-block, the activation applied after the last.
 #pragma once
 
+#include "kernels/prefetch.h"
 #include "kernels/simd/activation-simd.h"
 
 namespace sepconv {
@@ -209,16 +210,21 @@ static inline Tile k_block(const kernels::GemmBlockArgs& p, int64_t k0) {
 }
 
 // A rows, B panels (NHWC). Loop order per k-block: MR rows of A (their k-block sliver stays in L1)
-// x every B panel of the block (the k-block of B stays in L2).
+// x every B panel of the block (the k-block of B stays in L2). With prefetch_a, the next MR rows'
+// k-block is prefetched over the panels of the current rows.
 template <class V, int kMR, Activation A>
 static void rows_panels(const kernels::GemmBlockArgs& p) {
   constexpr int W = V::kWidth, NR = 2 * W;
   const int64_t panel_stride = NR * (p.k + 1);
+  const int64_t panels = (p.n + NR - 1) / NR;
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
     Tile t = k_block<V>(p, k0);
     for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
       const int64_t mr = min_i64(kMR, p.m - i0);
+      const int64_t next_rows = p.prefetch_a ? max_i64(0, min_i64(kMR, p.m - i0 - kMR)) : 0;
+      RowsAhead<false> next(beside(p.a, (i0 + kMR) * p.lda + k0), t.kb, p.lda, next_rows, panels);
       for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
+        next.step();
         const int64_t nr = min_i64(NR, p.n - j0);
         const int64_t pw = nr > W ? NR : W;  // only the matrix's last panel is narrower
         const float* panel = p.b + (j0 / NR) * panel_stride;
