@@ -210,6 +210,25 @@ def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
         sepconv.set_num_threads(previous)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("K, padding", [(3, 1), (3, 0), (5, 2), (4, "same")])
+def test_depthwise_nhwc_strided_streamed(isa, threads, K, padding):
+    """Strided layers over 8 MiB take the row kernel's prefetch of the next output row's rows
+    (none after each band's last row); 67 channels leave a tail tile."""
+    rng = np.random.default_rng(10 * K + threads)
+    x = randn(rng, x_shape(3, 67, 109, 97, "NHWC"))
+    assert x.nbytes > 8 << 20
+    w = randn(rng, (67, 1, K, K))
+    b = randn(rng, (67,))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("depthwise_conv2d", x, w, b, stride=2, padding=padding, layout="NHWC",
+                activation="relu6")
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("C", [8, 19])
 def test_depthwise_nhwc_3x3_bands(isa, stride, C):

@@ -71,13 +71,23 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   // beyond L2 and a pixel spans several cache lines (kernels/prefetch.h). Measured (AVX2, Zen 3,
   // 1 thread, µs per image, a different input and output image on each of 8 calls / the same
   // image every call): C144@56 963 -> 507 / 373 -> 358; C32@112, whose 128-byte pixels the
-  // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there. The row kernel (stride 2,
-  // other sizes) gained only 5-15% on C96@112 stride 2 streamed and lost 15-25% cached, so it
-  // does not prefetch.
+  // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there.
+  // The row kernel prefetches the next output row's new input rows and its output row for
+  // strided layers whose input (all images) exceeds kStreamedBytes.
+  // Measured (1 thread, 3x3 stride 2, batch 8, alternating calls in one process): C96@112
+  // 8312 -> 6158 µs, C144@56 3108 -> 1893. An earlier variant lost 15-25% on batch 1 of C96@112
+  // (4.8 MB, from L3), so it stays off there.
   // Bands of the fused ops are L2-sized by construction, so this is off there.
-  const int64_t band_bytes = b.g.in_h * b.g.in_w * p.in_channels * int64_t(sizeof(float));
-  a.prefetch_rows = p.layout == Layout::NHWC && band_bytes > kL2Bytes &&
-                    p.in_channels * int64_t(sizeof(float)) >= kPrefetchMinPixelBytes;
+  const Window& w = p.window;
+  const bool k3x3s1 = w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
+                      w.dilation_h == 1 && w.dilation_w == 1;
+  const int64_t pixel_bytes = p.in_channels * int64_t(sizeof(float));
+  const int64_t band_bytes = b.g.in_h * b.g.in_w * pixel_bytes;
+  const int64_t input_bytes = p.batch * p.in_pixels() * pixel_bytes;
+  const bool streamed =
+      k3x3s1 ? band_bytes > kL2Bytes
+             : w.stride_h >= 2 && w.dilation_h == 1 && input_bytes > kStreamedBytes;
+  a.prefetch_rows = p.layout == Layout::NHWC && streamed && pixel_bytes >= kPrefetchMinPixelBytes;
   return a;
 }
 

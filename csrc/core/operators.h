@@ -19,6 +19,11 @@
 namespace sepconv {
 namespace detail {
 
+// Activations larger than this (a quarter of the shared L3; a batch of 8 MobileNet images) are
+// taken to stream from DRAM, and the kernels that the hardware prefetchers serve poorly then
+// prefetch them ahead in software.
+constexpr int64_t kStreamedBytes = int64_t(8) << 20;
+
 using SharedFloats = std::shared_ptr<const std::vector<float>>;
 
 // The NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs::masks, col_masks).

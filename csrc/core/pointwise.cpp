@@ -19,11 +19,11 @@ namespace {
 // the other operand's k-block and the C block too (32 K floats each).
 constexpr int64_t kReusedFloats = int64_t(1) << 16;
 constexpr int64_t kBlockFloats = int64_t(1) << 15;
-// NHWC activations larger than this, with rows of at least kStreamedMinDepth floats, are prefetched
-// a row block ahead by the GEMM. Measured (1 thread, 6x16 AVX2, A/B in one process): batch 8 of
-// 144->24 and 96->24 at 56x56 (14 and 10 MB) 1.2-1.4x faster; the same layers at batch 1 (1.8 MB,
-// from L3) and 32->16 (rows of two lines, which the hardware prefetchers follow) 10-35% slower.
-constexpr int64_t kStreamedBytes = int64_t(8) << 20;
+// NHWC activations larger than kStreamedBytes, with rows of at least kStreamedMinDepth floats, are
+// prefetched a row block ahead by the GEMM. Measured (1 thread, 6x16 AVX2, A/B in one process):
+// batch 8 of 144->24 and 96->24 at 56x56 (14 and 10 MB) 1.2-1.4x faster; the same layers at
+// batch 1 (1.8 MB, from L3) and 32->16 (rows of two lines, which the hardware prefetchers
+// follow) 10-35% slower.
 constexpr int64_t kStreamedMinDepth = 64;
 }  // namespace
 

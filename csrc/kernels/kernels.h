@@ -28,7 +28,7 @@ struct DwconvNhwcArgs {
   int64_t oh_begin, oh_end;  // output rows to compute
   int64_t tile_begin, tile_end;  // channel tiles (of the output channels) to compute
   Activation activation;
-  bool prefetch_rows;  // 3x3 stride 1: prefetch the next pass's rows (kernels/prefetch.h)
+  bool prefetch_rows;  // prefetch the rows of the next pass / output row (kernels/prefetch.h)
 };
 
 // NCHW: one output channel plane, weights (KH*KW) of that channel in PyTorch order.

@@ -9,11 +9,14 @@
 //    weight load per kernel tap shared by the B outputs (1 + 1/B loads per FMA), taps clipped to the
 //    image per kernel column.
 // Rows outside the image are skipped per output row, so no padded copy of the input is made.
+// With prefetch_rows (images streamed from DRAM) each output row also prefetches, over its tiles,
+// the input rows the next output row adds and that row's outputs (kernels/prefetch.h).
 // The last channel tile uses masked loads and stores (its packed weights are zero-padded).
 #pragma once
 
 #include <type_traits>
 
+#include "kernels/prefetch.h"
 #include "kernels/simd/activation-simd.h"
 #include "kernels/dwconv/dwconv-nhwc-3x3-simd.h"
 
@@ -31,6 +34,7 @@ struct Row {
   int64_t kh_lo, kh_hi; // kernel rows that land inside the image
   int64_t ih0;          // input row of kernel row 0 (may be negative)
   int64_t dilation_h, kernel_w, stride_w, dilation_w, pad_left;
+  NextRows* ahead;  // rows the next output row reads first and writes, or null
 };
 
 template <class V, bool Masked>
@@ -138,6 +142,7 @@ template <class V, class Block>
 static inline void for_each_tile(const Row& r, Block&& block) {
   Row rt = r;
   for (int64_t t = 0; t + 1 < r.tiles; ++t) {
+    if (r.ahead != nullptr) r.ahead->step();
     block(std::false_type{}, rt, typename V::Mask{});
     rt.x += V::kWidth;
     rt.y += V::kWidth;
@@ -226,6 +231,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
       dwconv_nhwc_3x3::run<V, 1, A>(p);
       return;
     }
+    const int64_t kh_span = (p.window.kernel_h - 1) * p.window.dilation_h + 1;
     for (int64_t oh = p.oh_begin; oh < p.oh_end; ++oh) {
       Row r;
       const int64_t c0 = p.tile_begin * T;
@@ -245,6 +251,17 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.pad_left = g.pad_left;
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
+      // With prefetch_rows: the input rows that output row oh + 1 reads and this one does not
+      // (whole rows, every channel), spread over this row's tiles and blocks.
+      const int64_t next_lo = max_i64(0, r.ih0 + max_i64(kh_span, p.window.stride_h));
+      const int64_t next_hi = min_i64(g.in_h, r.ih0 + p.window.stride_h + kh_span);
+      const bool ahead = p.prefetch_rows && oh + 1 < p.oh_end && next_hi > next_lo;
+      const int64_t steps = r.tiles * max_i64(1, g.out_w / 8);
+      NextRows next{{beside(p.x, next_lo * g.in_w * C), g.in_w * C, g.in_w * C,
+                     ahead ? next_hi - next_lo : 0, steps},
+                    {beside(p.y, (oh + 1) * g.out_w * C), g.out_w * C, g.out_w * C,
+                     ahead ? 1 : 0, steps}};
+      r.ahead = ahead ? &next : nullptr;
       row<V, A>(r, g.out_w);
     }
   });
