@@ -237,16 +237,19 @@ std::vector<Case> make_cases() {
                        std::make_shared<DepthwiseOp>(d)});
     }
     struct Pw {
-      int64_t cin, cout, hw;
+      int64_t cin, cout, hw, batch;
     };
-    for (const Pw& s : {Pw{144, 24, 56}, Pw{960, 320, 7}, Pw{384, 64, 14}}) {
+    for (const Pw& s : {Pw{144, 24, 56, 1}, Pw{960, 320, 7, 1}, Pw{384, 64, 14, 1},
+                        Pw{144, 24, 56, 8}}) {
       sepconv::PointwiseConv2dDesc d;
       d.layout = layout;
+      d.batch = s.batch;
       d.in_channels = s.cin;
       d.out_channels = s.cout;
       d.height = d.width = s.hw;
+      const std::string batch = s.batch > 1 ? "_N" + std::to_string(s.batch) : "";
       cases.push_back({"pw/" + std::to_string(s.cin) + "to" + std::to_string(s.cout) + "_" +
-                           std::to_string(s.hw) + "x" + std::to_string(s.hw) + "/" + lay,
+                           std::to_string(s.hw) + "x" + std::to_string(s.hw) + batch + "/" + lay,
                        std::make_shared<PointwiseOp>(d)});
     }
     {
