@@ -83,10 +83,9 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
                       w.dilation_h == 1 && w.dilation_w == 1;
   const int64_t pixel_bytes = p.in_channels * int64_t(sizeof(float));
   const int64_t band_bytes = b.g.in_h * b.g.in_w * pixel_bytes;
-  const int64_t input_bytes = p.batch * p.in_pixels() * pixel_bytes;
-  const bool streamed =
-      k3x3s1 ? band_bytes > kL2Bytes
-             : w.stride_h >= 2 && w.dilation_h == 1 && input_bytes > kStreamedBytes;
+  const bool streamed = k3x3s1 ? band_bytes > kL2Bytes
+                               : w.stride_h >= 2 && w.dilation_h == 1 &&
+                                     p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
   a.prefetch_rows = p.layout == Layout::NHWC && streamed && pixel_bytes >= kPrefetchMinPixelBytes;
   return a;
 }

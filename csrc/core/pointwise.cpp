@@ -127,7 +127,7 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
   const bool streamed = nhwc && cin >= kStreamedMinDepth &&
-                        p.batch * pixels * cin * int64_t(sizeof(float)) > kStreamedBytes;
+                        p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
   parallel_for(gemms * per_gemm, p.y_count * cin, [&](int64_t task, int thread) {
     const int64_t g = task / per_gemm;
     const int64_t m0 = (task % per_gemm) / blk.n_blocks * blk.mb;
