@@ -18,6 +18,7 @@
 // new input rows and output rows over the same columns, a few lines per tile (kernels/prefetch.h).
 #pragma once
 
+#include <numeric>
 #include <type_traits>
 
 #include "kernels/prefetch.h"
@@ -114,6 +115,14 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   }
 }
 
+// Lines of one tile's input that L1 (32 KiB, 8 ways of 64-byte lines in 64 sets) can hold when its
+// pixels lie pixel_bytes apart: they fall in 4096 / gcd(pixel_bytes, 4096) of the sets (all 64 for
+// most channel counts, one for C = 1024, two for C = 512).
+static inline int64_t l1_lines_for_pixel_stride(int64_t pixel_bytes) {
+  const int64_t sets = min_i64(64, 4096 / std::gcd(pixel_bytes % 4096, int64_t(4096)));
+  return 8 * sets;
+}
+
 // One clipped block of exactly n (1 <= n <= N) outputs.
 template <class V, int S, int R, int N, bool ClipRows, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void tail_block(const Pass& p,
@@ -159,9 +168,17 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   int64_t lo, hi;
   valid_outputs(-g.pad_left, S, g.in_w - 2, g.out_w, &lo, &hi);
   // Columns per strip: the strip's input rows of every tile (kRows2 x columns x C floats) stay in
-  // L1 (~16 KiB) while the tiles take turns; at least one block.
+  // L1 (~16 KiB) while the tiles take turns, so the next pass finds its shared rows there. Wider
+  // channels cannot keep a block's rows of every tile in L1: each tile then takes as many columns as
+  // its own input lines stay in L1 for, so the next tile finds the other half of each line and the
+  // weights are loaded once per row of blocks. Measured against one-block strips (1 thread): C960@7
+  // 1.3x, C576@14 1.2-1.3x, C384@14 and @28 1.0-1.1x, C240@28 a tie; whole rows instead were 1.7x slower
+  // on C512@56 and C1024@14, whose pixels fall in one or two sets.
   int64_t strip_w = (16384 / int64_t(sizeof(float))) / (kRows2 * S * C) / B * B;
-  if (strip_w < B) strip_w = B;
+  if (strip_w < B) {
+    const int64_t lines = l1_lines_for_pixel_stride(C * int64_t(sizeof(float)));
+    strip_w = max_i64(B, (lines / kRows2 - 2) / S / B * B);
+  }
 
   for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
     const bool two = oh + 1 < a.oh_end;
