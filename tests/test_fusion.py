@@ -44,6 +44,21 @@ def test_fused_matches_reference(isa, fusion, layout, n, c, h, w, k, m, cout, st
              dilation=dilation, act="silu")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("stride, padding", [(1, 1), (1, 0), (2, 1)])
+def test_fused_streamed_input(isa, fusion, threads, stride, padding):
+    """An NHWC input over 8 MiB: the fused bands prefetch the next pass's (or output row's) input
+    rows, past each band's last row into the next band's, up to the image's last row; 67
+    channels leave a tail tile."""
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        run_case(np.random.default_rng(3 * threads + stride), "NHWC", 3, 67, 109, 97, 3, 1, 21,
+                 stride=stride, padding=padding, act="relu")
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(

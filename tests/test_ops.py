@@ -227,7 +227,8 @@ def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
 @pytest.mark.parametrize("K, padding", [(3, 1), (3, 0), (5, 2), (4, "same")])
 def test_depthwise_nhwc_strided_streamed(isa, threads, K, padding):
     """Strided layers over 8 MiB take the row kernel's prefetch of the next output row's rows
-    (none after each band's last row); 67 channels leave a tail tile."""
+    (past each band's last row, the next band's, up to the image's last); 67 channels leave a
+    tail tile."""
     rng = np.random.default_rng(10 * K + threads)
     x = randn(rng, x_shape(3, 67, 109, 97, "NHWC"))
     assert x.nbytes > 8 << 20

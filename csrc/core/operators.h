@@ -49,9 +49,13 @@ class DepthwiseOp {
   // first of input_rows(oh0, oh1): NHWC rows of in_w*C floats; NCHW one such row per channel,
   // planes x_plane_stride floats apart. NHWC y holds the rows (oh1 - oh0, out_w, C*m); NCHW y
   // holds each channel's rows, planes y_plane_stride floats apart. scratch:
-  // scratch_floats(oh1 - oh0) floats, this thread's own.
+  // scratch_floats(oh1 - oh0) floats, this thread's own. source: whether x points into the op's
+  // input image (the rows below the band follow it, and may stream from memory) or into a band
+  // buffer just written (L2-resident).
+  enum class Source { Image, BandBuffer };
   void band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1, int64_t tile_begin,
-            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch) const;
+            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch,
+            Source source) const;
   int64_t scratch_floats(int64_t band_rows) const;
   int64_t max_band_rows() const;  // bands whose scratch stays L2-resident
   int64_t tiles() const;          // channel tiles of the output channels

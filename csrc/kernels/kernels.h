@@ -29,6 +29,9 @@ struct DwconvNhwcArgs {
   int64_t tile_begin, tile_end;  // channel tiles (of the output channels) to compute
   Activation activation;
   bool prefetch_rows;  // prefetch the rows of the next pass / output row (kernels/prefetch.h)
+  // Input rows of the image below the band (geometry.in_h rows from x) that the prefetch may reach:
+  // the operators' bands run in order on each thread, so the next band's first rows come next.
+  int64_t rows_below;
 };
 
 // NCHW: one output channel plane, weights (KH*KW) of that channel in PyTorch order.

@@ -252,15 +252,17 @@ void run(const kernels::DwconvNhwcArgs& p) {
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
       // With prefetch_rows: the input rows that output row oh + 1 reads and this one does not
-      // (whole rows, every channel), spread over this row's tiles and blocks.
+      // (whole rows, every channel; past the band's last row, those of the next band), and that
+      // row's outputs, spread over this row's tiles and blocks.
       const int64_t next_lo = max_i64(0, r.ih0 + max_i64(kh_span, p.window.stride_h));
-      const int64_t next_hi = min_i64(g.in_h, r.ih0 + p.window.stride_h + kh_span);
-      const bool ahead = p.prefetch_rows && oh + 1 < p.oh_end && next_hi > next_lo;
+      const int64_t next_hi = min_i64(g.in_h + p.rows_below, r.ih0 + p.window.stride_h + kh_span);
+      const bool ahead = p.prefetch_rows && next_hi > next_lo;
+      const bool next_out = oh + 1 < p.oh_end;
       const int64_t steps = r.tiles * max_i64(1, g.out_w / 8);
       NextRows next{{beside(p.x, next_lo * g.in_w * C), g.in_w * C, g.in_w * C,
                      ahead ? next_hi - next_lo : 0, steps},
                     {beside(p.y, (oh + 1) * g.out_w * C), g.out_w * C, g.out_w * C,
-                     ahead ? 1 : 0, steps}};
+                     ahead && next_out ? 1 : 0, steps}};
       r.ahead = ahead ? &next : nullptr;
       row<V, A>(r, g.out_w);
     }
