@@ -191,12 +191,12 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
-# Channels too wide for a strip of every tile in L1 take per-tile strips sized by the L1 sets their
-# pixel stride reaches: 347 (every set, whole rows, a tail tile), 384 (8 sets: strips of 12
-# columns, the last one clipped) and 1024 (one set: strips of one block).
-@pytest.mark.parametrize("C", [347, 384, 1024])
+# The 3x3 kernel's strips of columns are sized by the L1 sets the pixel stride reaches: 347
+# channels (every set: whole rows, a tail tile), 128 and 384 (8 sets: strips of 9 columns, the last
+# one narrower), 1024 (one set: strips of one block).
+@pytest.mark.parametrize("C", [128, 347, 384, 1024])
 @pytest.mark.parametrize("H, W", [(3, 7), (5, 17), (4, 26)])
-def test_depthwise_nhwc_3x3_wide_channels(isa, C, H, W):
+def test_depthwise_nhwc_3x3_strips(isa, C, H, W):
     rng = np.random.default_rng(C + 100 * W + H)
     x = randn(rng, x_shape(1, C, H, W, "NHWC"))
     w = randn(rng, (C, 1, 3, 3))

@@ -167,18 +167,19 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   const int64_t last_tile = min_i64(T, C - (a.tile_end - 1) * T);
   int64_t lo, hi;
   valid_outputs(-g.pad_left, S, g.in_w - 2, g.out_w, &lo, &hi);
-  // Columns per strip: the strip's input rows of every tile (kRows2 x columns x C floats) stay in
-  // L1 (~16 KiB) while the tiles take turns, so the next pass finds its shared rows there. Wider
-  // channels cannot keep a block's rows of every tile in L1: each tile then takes as many columns as
-  // its own input lines stay in L1 for, so the next tile finds the other half of each line and the
-  // weights are loaded once per row of blocks. Measured against one-block strips (1 thread): C960@7
-  // 1.3x, C576@14 1.2-1.3x, C384@14 and @28 1.0-1.1x, C240@28 a tie; whole rows instead were 1.7x slower
-  // on C512@56 and C1024@14, whose pixels fall in one or two sets.
-  int64_t strip_w = (16384 / int64_t(sizeof(float))) / (kRows2 * S * C) / B * B;
-  if (strip_w < B) {
-    const int64_t lines = l1_lines_for_pixel_stride(C * int64_t(sizeof(float)));
-    strip_w = max_i64(B, (lines / kRows2 - 2) / S / B * B);
-  }
+  // Columns per strip, the wider of two rules. (1) The strip's input rows of every tile
+  // (kRows2 x columns x C floats) stay in L1 (~16 KiB) while the tiles take turns, so the next pass
+  // finds its shared rows there. (2) One tile's input and output lines of the strip stay in L1 (in
+  // the sets its pixel stride reaches), so the next tile finds the other half of each line, and the
+  // weights and the strip's setup are paid once per strip. Measured against (1) alone, at least one
+  // block (1 thread, batch 1, alternating calls in one process, µs): C144@56 191 -> 141, C240@28
+  // 142 -> 96, C192@28 78 -> 63, C112@56 205 -> 175, C960@7 1.4x, C576@14 1.6x; C32@112, C64@56,
+  // C128@56 and C384@14 a tie. Whole rows were 1.7x slower on C512@56 and C1024@14, whose pixels
+  // fall in one or two sets.
+  const int64_t lines = l1_lines_for_pixel_stride(C * int64_t(sizeof(float)));
+  const int64_t shared_rows_w = (16384 / int64_t(sizeof(float))) / (kRows2 * S * C);
+  const int64_t tile_lines_w = (lines - 2 * kRows2) / (kRows2 * S + 2);
+  const int64_t strip_w = max_i64(B, max_i64(shared_rows_w, tile_lines_w) / B * B);
 
   for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
     const bool two = oh + 1 < a.oh_end;
