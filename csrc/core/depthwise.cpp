@@ -78,9 +78,10 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   // 8312 -> 6158 µs, C144@56 3108 -> 1893. An earlier variant lost 15-25% on batch 1 of C96@112
   // (4.8 MB, from L3), so it stays off there.
   // Both also prefetch for the separable op's fused bands when the whole input exceeds
-  // kStreamedBytes, across each band's last rows into the next band's: measured (1 thread, batch 8, C144@56 3x3 s1
-  // -> 24, alternating calls in one process) fused 9275 -> 7856 µs with the prefetch inside bands,
-  // and 7150-7774 -> 6554-6765 with it crossing them, against 7169-7835 unfused.
+  // kStreamedBytes, across each band's last rows into the next band's: measured (1 thread,
+  // batch 8, C144@56 3x3 s1 -> 24, alternating calls in one process) fused 9275 -> 7856 µs with
+  // the prefetch inside bands, and 7150-7774 -> 6554-6765 with it crossing them, against
+  // 7169-7835 unfused. The inverted residual's bands come from a buffer just written (in L2).
   const Window& w = p.window;
   const bool k3x3s1 = w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
                       w.dilation_h == 1 && w.dilation_w == 1;

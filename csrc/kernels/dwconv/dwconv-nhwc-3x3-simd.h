@@ -200,8 +200,8 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
       const int64_t iw_hi =
           c1 == g.out_w ? g.in_w : max_i64(iw_lo, min_i64(g.in_w, c1 * S - g.pad_left));
       const int64_t ih_next = p.ih0 + kRows2;
-      const int64_t in_rows =
-          a.prefetch_rows ? max_i64(0, min_i64(g.in_h + a.rows_below, ih_next + 2 * S) - ih_next) : 0;
+      const int64_t in_end = min_i64(g.in_h + a.rows_below, ih_next + 2 * S);
+      const int64_t in_rows = a.prefetch_rows ? max_i64(0, in_end - ih_next) : 0;
       const int64_t out_rows =
           a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
       NextRows next{{beside(a.x, ih_next * p.in_row + iw_lo * C), (iw_hi - iw_lo) * C, p.in_row,
