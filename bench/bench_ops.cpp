@@ -218,11 +218,14 @@ std::vector<Case> make_cases() {
       int64_t c, hw, k, stride, batch;
     };
     // Batch 8 streams the layer from DRAM (14-38 MB per call), batch 1 runs from L2/L3.
+    // MobileNetV1's 512 and 1024 channels: NHWC pixels of 2 and 4 KiB, whose channel tiles fall in
+    // two L1 sets and one (dwconv-nhwc-3x3-simd.h).
     const Dw dws[] = {
         {"dw3x3_s1", 32, 112, 3, 1, 1},  {"dw3x3_s1", 144, 56, 3, 1, 1}, {"dw3x3_s1", 384, 14, 3, 1, 1},
         {"dw3x3_s1", 960, 7, 3, 1, 1},   {"dw3x3_s2", 96, 112, 3, 2, 1}, {"dw3x3_s2", 144, 56, 3, 2, 1},
         {"dw3x3_s2", 576, 14, 3, 2, 1},  {"dw5x5", 240, 28, 5, 1, 1},    {"dw7x7", 96, 56, 7, 1, 1},
         {"dw31x31", 128, 32, 31, 1, 1},  {"dw3x3_s1", 144, 56, 3, 1, 8}, {"dw3x3_s2", 96, 112, 3, 2, 8},
+        {"dw3x3_s1", 512, 14, 3, 1, 1},  {"dw3x3_s1", 1024, 7, 3, 1, 1},
     };
     for (const Dw& s : dws) {
       sepconv::DepthwiseConv2dDesc d;
