@@ -15,7 +15,8 @@
 // outside the image are skipped per pass, so the first and last rows and bands with a negative
 // pad_top (fused ops) take the same blocks.
 // With prefetch_rows (images streamed from beyond L2) each strip also prefetches the next pass's
-// new input rows and output rows over the same columns, a few lines per tile (kernels/prefetch.h).
+// new input rows (after a band's last pass, the next band's first rows) and output rows over the
+// same columns, a few lines per tile (kernels/prefetch.h).
 #pragma once
 
 #include <numeric>
@@ -115,8 +116,8 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   }
 }
 
-// Lines of one tile's input that L1 (32 KiB, 8 ways of 64-byte lines in 64 sets) can hold when its
-// pixels lie pixel_bytes apart: they fall in 4096 / gcd(pixel_bytes, 4096) of the sets (all 64 for
+// Lines of one channel tile (input or output) that L1 (32 KiB, 8 ways of 64-byte lines in 64 sets)
+// can hold when its pixels lie pixel_bytes apart: they fall in 4096 / gcd(pixel_bytes, 4096) of the sets (all 64 for
 // most channel counts, one for C = 1024, two for C = 512).
 static inline int64_t l1_lines_for_pixel_stride(int64_t pixel_bytes) {
   const int64_t sets = min_i64(64, 4096 / std::gcd(pixel_bytes % 4096, int64_t(4096)));
