@@ -36,6 +36,7 @@ def run_case(rng, layout, n, c, h, w, k, m, cout, stride=1, padding="same", dila
         (1, 96, 30, 33, 5, 1, 40, 1, 2),    # dilation, odd widths
         (1, 12, 20, 21, 3, 2, 9, 1, 1),     # multiplier 2 (NCHW per-plane kernel)
         (1, 960, 7, 7, 3, 1, 320, 1, 1),    # small image, wide layer
+        (1, 512, 14, 13, 3, 1, 64, 1, 1),   # MobileNetV1: depthwise bands on padded copies
         (3, 70, 9, 11, 7, 1, 70, 1, 1),     # channel tails, 7x7
     ],
 )

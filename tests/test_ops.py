@@ -193,7 +193,7 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
 
 # The 3x3 kernel's strips of columns are sized by the L1 sets the pixel stride reaches: 347
 # channels (every set: whole rows, a tail tile), 128 and 384 (8 sets: strips of 9 columns, the last
-# one narrower), 1024 (one set: strips of one block).
+# one narrower), 1024 (one set: run on copies of 256 channels with a padded pixel stride).
 @pytest.mark.parametrize("C", [128, 347, 384, 1024])
 @pytest.mark.parametrize("H, W", [(3, 7), (5, 17), (4, 26)])
 def test_depthwise_nhwc_3x3_strips(isa, C, H, W):
@@ -202,6 +202,27 @@ def test_depthwise_nhwc_3x3_strips(isa, C, H, W):
     w = randn(rng, (C, 1, 3, 3))
     b = randn(rng, (C,))
     compare("depthwise_conv2d", x, w, b, padding=1, layout="NHWC", activation="relu6")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("C", [512, 1536])
+@pytest.mark.parametrize("K, stride, dilation, padding",
+                         [(3, 1, 1, 1), (3, 2, 1, "same"), (5, 1, 2, 4), (1, 1, 1, 0)])
+def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding):
+    """C a multiple of 512 (pixels in at most two L1 sets): each band's input and output are
+    copied 256 channels at a time to a padded pixel stride around the kernels; with 2 threads a
+    4-row image's tasks split the channel tiles, whose ranges do not start at a group."""
+    rng = np.random.default_rng(C + 7 * K + stride + threads)
+    x = randn(rng, x_shape(2, C, 4, 9, "NHWC"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("depthwise_conv2d", x, w, b, stride=stride, dilation=dilation, padding=padding,
+                layout="NHWC", activation="hardswish", use_out=True)
+    finally:
+        sepconv.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -64,6 +64,8 @@ class DepthwiseOp {
 
  private:
   bool planar() const;  // NCHW with the per-plane kernel (multiplier > 1, no SIMD table, KW <= 5)
+  // NHWC channels per group copied to a padded pixel stride around the kernel, or 0 (in place).
+  int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
 
   ConvPlan plan_;

@@ -19,7 +19,6 @@
 // same columns, a few lines per tile (kernels/prefetch.h).
 #pragma once
 
-#include <numeric>
 #include <type_traits>
 
 #include "kernels/prefetch.h"
@@ -116,14 +115,6 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   }
 }
 
-// Lines of one channel tile (input or output) that L1 (32 KiB, 8 ways of 64-byte lines in 64 sets)
-// can hold when its pixels lie pixel_bytes apart: they fall in 4096 / gcd(pixel_bytes, 4096) of the sets (all 64 for
-// most channel counts, one for C = 1024, two for C = 512).
-static inline int64_t l1_lines_for_pixel_stride(int64_t pixel_bytes) {
-  const int64_t sets = min_i64(64, 4096 / std::gcd(pixel_bytes % 4096, int64_t(4096)));
-  return 8 * sets;
-}
-
 // One clipped block of exactly n (1 <= n <= N) outputs.
 template <class V, int S, int R, int N, bool ClipRows, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void tail_block(const Pass& p,
@@ -177,7 +168,8 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   // 142 -> 96, C192@28 78 -> 63, C112@56 205 -> 175, C960@7 1.4x, C576@14 1.6x; C32@112, C64@56,
   // C128@56 and C384@14 a tie. Whole rows were 1.7x slower on C512@56 and C1024@14, whose pixels
   // fall in one or two sets.
-  const int64_t lines = l1_lines_for_pixel_stride(C * int64_t(sizeof(float)));
+  // Lines of one channel tile (input or output) that L1 holds at this pixel stride.
+  const int64_t lines = kernels::kL1Ways * kernels::l1_sets_reached(C * int64_t(sizeof(float)));
   const int64_t shared_rows_w = (16384 / int64_t(sizeof(float))) / (kRows2 * S * C);
   const int64_t tile_lines_w = (lines - 2 * kRows2) / (kRows2 * S + 2);
   const int64_t strip_w = max_i64(B, max_i64(shared_rows_w, tile_lines_w) / B * B);
