@@ -138,6 +138,8 @@ CASES: Tuple[Case, ...] = (
     _dw(144, 56),
     _dw(384, 14, quick=True),
     _dw(960, 7),
+    _dw(512, 14, source="MobileNetV1"),
+    _dw(1024, 7, source="MobileNetV1"),
     _dw(240, 28, k=5, source="EfficientNet", quick=True),
     _dw(96, 56, k=7, source="ConvNeXt", quick=True),
     _dw(128, 32, k=31, source="RepLKNet"),
