@@ -17,10 +17,11 @@ namespace kernels {
 // The L1 data cache the kernels and operators plan for (Zen 3 and most x86 cores: 32 KiB, 8 ways
 // of 64 sets of 64-byte lines). Pixels `stride_bytes` apart fall in 4096 / gcd(stride, 4096) of
 // its sets: all 64 for most NHWC channel counts, 2 for 512 floats and 1 for 1024, where one channel
-// tile of a few pixels already fills its sets.
+// tile of a few pixels already fills its sets. Internal linkage: the per-ISA kernels include this
+// header too, and no copy of theirs may be linked for a baseline caller.
 constexpr int64_t kL1Ways = 8;
 constexpr int64_t kL1Sets = 64;
-inline int64_t l1_sets_reached(int64_t stride_bytes) {
+static inline int64_t l1_sets_reached(int64_t stride_bytes) {
   const int64_t page = kL1Sets * 64;
   const int64_t sets = page / std::gcd(stride_bytes % page, page);
   return sets < kL1Sets ? sets : kL1Sets;
