@@ -21,10 +21,12 @@ constexpr int64_t kPrefetchMinPixelBytes = 256;
 // NHWC images whose pixel stride reaches at most kRestrideMaxSets of the L1 sets (C a multiple of
 // 512) run through copies: each band's input and output, kRestrideGroup channels at a time, with
 // the pixels kRestridePad floats further apart, where the kernels' tiles no longer evict each
-// other. Measured (AVX2, Zen 3, 1 thread, batch 1, µs, in place -> copies, two binaries taking
-// turns): 3x3 s1 C1024@14 253-263 -> 110-151, C1024@7 58-60 -> 29-35, C512@14 and C512@28 a tie;
-// 3x3 s2 C1024@14 132-138 -> 59-77; 5x5 C512@14 258 -> 128. With up to 4 sets (C = 256, 768) the
-// copies lost: C768@14 73 -> 130, C256@56 820 -> 927, 3x3 s2 C256@28 75 -> 85.
+// other (the kernel reads the copy from L2 and never prefetches). Measured (AVX2, Zen 3, 1 thread,
+// batch 1, µs, in place -> copies, two binaries taking turns, two sessions of runs): 3x3 s1
+// C1024@14 253-263 -> 110-151, C1024@7 58-60 -> 29-35, C512@14 116-119 -> 62-105 and a tie,
+// C512@28 509-549 -> 351-384 and a tie; 3x3 s2 C1024@14 132-138 -> 59-77, C512@28 267-287 ->
+// 171-187; 5x5 C512@14 258 -> 128; 7x7 C512@14 766-816 -> 394-446. With up to 4 sets (C = 256,
+// 768) the copies lost: C768@14 73 -> 130, C256@56 820 -> 927, 3x3 s2 C256@28 75 -> 85.
 constexpr int64_t kRestrideMaxSets = 2;
 constexpr int64_t kRestrideGroup = 256;
 constexpr int64_t kRestridePad = 8;
