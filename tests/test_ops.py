@@ -397,6 +397,19 @@ def test_pointwise_every_pixel_tail(isa, P, layout):
     compare("pointwise_conv2d", x, w, layout=layout)
 
 
+@pytest.mark.parametrize("P", [3, 49, 50, 51, 52, 53])
+@pytest.mark.parametrize("Cout", [1, 7, 13, 17])
+def test_pointwise_nchw_dot_columns(isa, P, Cout):
+    """NCHW: the last 1-4 pixels past whole vectors are dot products along the input channels
+    (all of them for 3 pixels, a masked vector for 5); 610 input channels make k-blocks of 204
+    and 202 (a masked step), the output channels every row remainder."""
+    rng = np.random.default_rng(P * 31 + Cout)
+    x = randn(rng, x_shape(2, 610, 1, P, "NCHW"))
+    w = randn(rng, (Cout, 610))
+    b = randn(rng, (Cout,))
+    compare("pointwise_conv2d", x, w, b, layout="NCHW", activation="relu6", use_out=True)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pointwise_nhwc_streamed(isa, threads):
     """Activations over 8 MiB with rows of 67 channels take the GEMM's prefetch of the next

@@ -24,6 +24,7 @@ struct VecAvx512 {
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static float sum(Reg v) { return _mm512_reduce_add_ps(v); }  // of the lanes
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
   static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
   // Same NaN rule as VPMAXPS/VMAXPS on AVX2: the second operand is returned when either is NaN.
