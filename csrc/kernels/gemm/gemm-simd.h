@@ -282,12 +282,13 @@ static inline void dot_rows(const kernels::GemmBlockArgs& p, const Tile& t, int6
   }
   const float* a = p.a + i0 * p.lda + k0;
   const auto step = [&](int64_t kk, auto masked, typename V::Mask m) {
+    constexpr bool kMasked = decltype(masked)::value;
     Reg b[NP];
 #pragma GCC unroll 4
-    for (int q = 0; q < NP; ++q) b[q] = load_m<V, decltype(masked)::value, 1>(bt + q * t.kb + kk, 0, m);
+    for (int q = 0; q < NP; ++q) b[q] = load_m<V, kMasked, 1>(bt + q * t.kb + kk, 0, m);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const Reg ar = load_m<V, decltype(masked)::value, 1>(a + r * p.lda + kk, 0, m);
+      const Reg ar = load_m<V, kMasked, 1>(a + r * p.lda + kk, 0, m);
 #pragma GCC unroll 4
       for (int q = 0; q < NP; ++q) acc[r][q] = V::fma(ar, b[q], acc[r][q]);
     }
@@ -338,8 +339,9 @@ static void b_rows(const kernels::GemmBlockArgs& p) {
     if (dot_cols > 0) {
       // After the panels of the n_vec columns (n_vec * kb floats, n_vec a multiple of W).
       float* bt = p.workspace + n_vec * t.kb;
+      const float* columns = p.b + k0 * p.ldb + n_vec;
       for (int64_t q = 0; q < dot_cols; ++q) {
-        for (int64_t kk = 0; kk < t.kb; ++kk) bt[q * t.kb + kk] = p.b[(k0 + kk) * p.ldb + n_vec + q];
+        for (int64_t kk = 0; kk < t.kb; ++kk) bt[q * t.kb + kk] = columns[kk * p.ldb + q];
       }
       switch (dot_cols) {
         case 1: dot_columns<V, 1, A>(p, t, k0, bt, n_vec); break;
