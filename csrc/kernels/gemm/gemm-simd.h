@@ -241,23 +241,38 @@ static void rows_panels(const kernels::GemmBlockArgs& p) {
 }
 
 // Copies the kb x n block of B rows (ldb apart) into zero-padded [kb][pw] panels of NR columns
-// (the last pw = W or NR), panel q at dst + q * NR * kb. Each row is read once, front to back.
+// (the last pw = W or NR), panel q at dst + q * NR * kb: kRows rows at a time, panel by panel, so
+// that kRows rows are read front to back side by side (few enough streams for the hardware
+// prefetchers) and each panel gets kRows consecutive rows. Measured (AVX2, Zen 3, µs per image,
+// row by row / panel by panel / 8 rows at a time): 144 x 3136 in blocks of 224 columns, from L3 57
+// / 68 / 53, batch 8 from DRAM 198 / 239 / 150; 32 x 12544 in blocks of 1024, 136 / 62 / 57 and
+// 152 / 147 / 92.
 template <class V>
 static inline void pack_b_rows(const float* b, int64_t ldb, int64_t kb, int64_t n, float* dst) {
   constexpr int W = V::kWidth, NR = 2 * W;
-  const int64_t tail = n % W;
-  const typename V::Mask mask = V::tail_mask(tail > 0 ? tail : W);
-  for (int64_t kk = 0; kk < kb; ++kk) {
-    const float* s = b + kk * ldb;
-    for (int64_t j0 = 0; j0 < n; j0 += NR) {
-      const int64_t pw = n - j0 > W ? NR : W;
-      float* d = dst + j0 * kb + kk * pw;
-      for (int64_t v = 0; v < pw; v += W) {
-        const int64_t col = j0 + v;
-        if (col + W <= n) {
-          V::store(d + v, V::load(s + col));
-        } else if (col < n) {
-          V::store(d + v, V::load(s + col, mask));
+  constexpr int64_t kRows = 8;
+  const int64_t full = n / NR, rest = n - full * NR;
+  const int64_t last_width = rest > W ? NR : W;
+  const typename V::Mask mask = V::tail_mask(rest % W > 0 ? rest % W : W);
+  for (int64_t k0 = 0; k0 < kb; k0 += kRows) {
+    const int64_t rows = min_i64(kRows, kb - k0);
+    for (int64_t q = 0; q < full; ++q) {
+      const float* s = b + k0 * ldb + q * NR;
+      float* d = dst + q * NR * kb + k0 * NR;
+      for (int64_t kk = 0; kk < rows; ++kk, s += ldb, d += NR) {
+        V::store(d, V::load(s));
+        V::store(d + W, V::load(s + W));
+      }
+    }
+    if (rest == 0) continue;
+    const float* s = b + k0 * ldb + full * NR;
+    float* d = dst + full * NR * kb + k0 * last_width;
+    for (int64_t kk = 0; kk < rows; ++kk, s += ldb, d += last_width) {
+      for (int64_t v = 0; v < last_width; v += W) {
+        if (v + W <= rest) {
+          V::store(d + v, V::load(s + v));
+        } else if (v < rest) {
+          V::store(d + v, V::load(s + v, mask));
         } else {
           V::store(d + v, V::zero());
         }
