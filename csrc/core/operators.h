@@ -181,8 +181,9 @@ class InvertedResidualOp {
 };
 
 // Whether a composite op fuses its stages, given its layout and its largest intermediate per image
-// (floats): the Fusion setting; in Auto mode only NHWC intermediates that outgrow the cache.
-bool fuse_stages(Layout layout, int64_t intermediate_floats);
+// (floats): the Fusion setting; in Auto mode NHWC intermediates that outgrow the cache, and NCHW
+// ones over nchw_above_bytes (0: never).
+bool fuse_stages(Layout layout, int64_t intermediate_floats, int64_t nchw_above_bytes);
 
 // Checks that an inverted residual has expand weights exactly when it has an expand stage.
 void require_expansion(const InvertedResidualPlan& r, const float* weight, const float* bias);

@@ -23,21 +23,25 @@ constexpr int64_t kBandFloats = int64_t(1) << 15;
 // 0.97x of unfused). Above it, NHWC fusion gains 2-12% here (1 thread, prepacked layers, unfused
 // intermediates in reused per-thread buffers: separable 144 x 56 x 56 1.02x, stride-2 96 x 112 x 112
 // 1.06x, inverted residual 24 -> 144 at 56 x 56 1.05x, 16 -> 96 at 112 x 112 s2 1.12x): the 32 MB
-// L3 holds the intermediates. NCHW fusion loses (0.53-0.95x, one block 1.07x): its depthwise and
-// pointwise kernels pay per-plane and per-panel setup once per band instead of once per call.
+// L3 holds the intermediates. NCHW fusion mostly loses: its depthwise and pointwise kernels pay
+// per-plane and per-panel setup once per band instead of once per call. Separable measured
+// (1 thread, batch 1, fused vs unfused): 144 x 56 x 56 0.74x, 96 x 112 x 112 s1 0.85x and s2
+// 0.61x, 32 and 64 x 112 x 112 1.02-1.04x, 384 x 14 x 14 0.86x; so it never fuses NCHW. The inverted
+// residual's NCHW threshold is in inverted_residual.cpp.
 constexpr int64_t kFuseAboveBytes = 512 * 1024;
 
 std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
 
 }  // namespace
 
-bool fuse_stages(Layout layout, int64_t intermediate_floats) {
+bool fuse_stages(Layout layout, int64_t intermediate_floats, int64_t nchw_above_bytes) {
+  const int64_t bytes = intermediate_floats * int64_t(sizeof(float));
   switch (separable_fusion()) {
     case Fusion::Always: return true;
     case Fusion::Never: return false;
     default:
-      return layout == Layout::NHWC &&
-             intermediate_floats * int64_t(sizeof(float)) > kFuseAboveBytes;
+      if (layout == Layout::NHWC) return bytes > kFuseAboveBytes;
+      return nchw_above_bytes > 0 && bytes > nchw_above_bytes;
   }
 }
 
@@ -52,7 +56,7 @@ SeparableOp::SeparableOp(DepthwiseOp dw, PointwiseOp pw, const SeparablePlan& s)
   const ConvPlan& d = s.depthwise;
   const int64_t row_floats = d.geometry.out_w * d.out_channels;
   band_rows_ = std::clamp<int64_t>(kBandFloats / row_floats, 1, dw_.max_band_rows());
-  fused_ = fuse_stages(d.layout, d.out_pixels() * d.out_channels);
+  fused_ = fuse_stages(d.layout, d.out_pixels() * d.out_channels, 0);
 }
 
 SeparableOp SeparableOp::for_plan(const SeparablePlan& s) const {
