@@ -26,8 +26,8 @@ constexpr int64_t kBandFloats = int64_t(1) << 15;
 // L3 holds the intermediates. NCHW fusion mostly loses: its depthwise and pointwise kernels pay
 // per-plane and per-panel setup once per band instead of once per call. Separable measured
 // (1 thread, batch 1, fused vs unfused): 144 x 56 x 56 0.74x, 96 x 112 x 112 s1 0.85x and s2
-// 0.61x, 32 and 64 x 112 x 112 1.02-1.04x, 384 x 14 x 14 0.86x; so it never fuses NCHW. The inverted
-// residual's NCHW threshold is in inverted_residual.cpp.
+// 0.61x, 32 and 64 x 112 x 112 1.02-1.04x, 384 x 14 x 14 0.86x; so it never fuses NCHW. The
+// inverted residual's NCHW threshold is in inverted_residual.cpp.
 constexpr int64_t kFuseAboveBytes = 512 * 1024;
 
 std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
