@@ -219,7 +219,7 @@ std::vector<Case> make_cases() {
     };
     // Batch 8 streams the layer from DRAM (14-38 MB per call), batch 1 runs from L2/L3.
     // MobileNetV1's 512 and 1024 channels: NHWC pixels of 2 and 4 KiB, whose channel tiles fall in
-    // two L1 sets and one (dwconv-nhwc-3x3-simd.h).
+    // two L1 sets and one (kernels.h: l1_sets_reached; core/depthwise.cpp runs them on copies).
     const Dw dws[] = {
         {"dw3x3_s1", 32, 112, 3, 1, 1},  {"dw3x3_s1", 144, 56, 3, 1, 1}, {"dw3x3_s1", 384, 14, 3, 1, 1},
         {"dw3x3_s1", 960, 7, 3, 1, 1},   {"dw3x3_s2", 96, 112, 3, 2, 1}, {"dw3x3_s2", 144, 56, 3, 2, 1},

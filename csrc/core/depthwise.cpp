@@ -251,6 +251,18 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
   const Band b = band_of(p, oh0, oh1);
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t multiplier = p.out_channels / p.in_channels;
+  // The multiplier-1 NHWC kernel on `tiles` channel tiles from t0 copied to x_band, pixels
+  // `stride` floats apart, into y_band at the same stride (the copies are L2-resident).
+  const auto on_copy = [&](int64_t t0, int64_t tiles, int64_t stride, const float* x_band,
+                           float* y_band) {
+    kernels::DwconvNhwcArgs a = nhwc_args(p, b, stride, tile_, Source::BandBuffer);
+    a.x = x_band;
+    a.packed = packed_->data() + t0 * (1 + taps) * tile_;
+    a.y = y_band;
+    a.tile_begin = 0;
+    a.tile_end = tiles;
+    kt_->dwconv_nhwc(a);
+  };
 
   if (p.layout == Layout::NHWC && restrided_group() > 0) {
     // Groups of whole tiles (C is a multiple of the group), copied in and out pixel by pixel.
@@ -268,13 +280,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
       const int64_t t1 = std::min(tile_end, t0 + group_tiles);
       const int64_t c0 = t0 * tile_, channels = (t1 - t0) * tile_;
       copy_pixels(x + c0, c, x_band, stride, b.g.in_h * g.in_w, channels);
-      kernels::DwconvNhwcArgs a = nhwc_args(p, b, stride, tile_, Source::BandBuffer);
-      a.x = x_band;
-      a.packed = packed_->data() + t0 * (1 + taps) * tile_;
-      a.y = y_band;
-      a.tile_begin = 0;
-      a.tile_end = t1 - t0;
-      kt_->dwconv_nhwc(a);
+      on_copy(t0, t1 - t0, stride, x_band, y_band);
       copy_pixels(y_band, stride, y + c0, c, b.g.out_h * g.out_w, channels);
     }
     return;
@@ -337,13 +343,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     const int64_t nc = std::min(tile_, p.out_channels - c0);
     kt_->interleave_channels({x + c0 * x_plane_stride, x_plane_stride, x_band, nc, tile_, b.g.in_h,
                              g.in_w});
-    kernels::DwconvNhwcArgs a = nhwc_args(p, b, tile_, tile_, Source::BandBuffer);
-    a.x = x_band;
-    a.packed = packed_->data() + t * (1 + taps) * tile_;
-    a.y = y_band;
-    a.tile_begin = 0;
-    a.tile_end = 1;
-    kt_->dwconv_nhwc(a);
+    on_copy(t, 1, tile_, x_band, y_band);
     kt_->deinterleave_channels({y + c0 * y_plane_stride, y_plane_stride, y_band, nc, tile_,
                                b.g.out_h, g.out_w});
   }
