@@ -60,15 +60,17 @@ __attribute__((always_inline)) static inline void store_out(float* p, typename V
   if constexpr (Masked) V::store_first(p, v, tail); else V::store(p, v);
 }
 
+// The block of outputs starting at column ow0, whose input column 0 is iw0 = ow0 * S - pad_left:
+// x points at (input row 0 of the pass, iw0) and y at (output row 0, ow0), both tile-offset.
 template <class V, int S, int R, int B, bool Clip, bool ClipRows, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void block(const Pass& p,
                                                         const typename V::Reg (&wk)[9],
-                                                        int64_t ow0, typename V::Mask m) {
+                                                        const float* x_block, float* y,
+                                                        int64_t iw0, typename V::Mask m) {
   using Reg = typename V::Reg;
   constexpr int kRows = (R - 1) * S + 3;
   constexpr int kInputs = (B - 1) * S + 3;
   const int64_t C = p.C;
-  const int64_t iw0 = ow0 * S - p.pad_left;
   Reg acc[R][B];
 #pragma GCC unroll 8
   for (int q = 0; q < R; ++q) {
@@ -80,7 +82,7 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
     if constexpr (ClipRows) {
       if (r < p.r_lo || r >= p.r_hi) continue;
     }
-    const float* x = p.x + (p.ih0 + r) * p.in_row + iw0 * C;
+    const float* x = x_block + r * p.in_row;
     // Opaque base per row and block: otherwise GCC keeps one induction pointer per input address
     // (x + i * C, C at run time) and spills them; this way x + i * C is base + index * scale.
     asm("" : "+r"(x));
@@ -104,7 +106,6 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
       }
     }
   }
-  float* y = p.y + ow0 * C;
   asm("" : "+r"(y));
 #pragma GCC unroll 8
   for (int q = 0; q < R; ++q) {
@@ -122,8 +123,13 @@ __attribute__((always_inline)) static inline void tail_block(const Pass& p,
                                                              int64_t ow, int64_t n,
                                                              typename V::Mask m) {
   if constexpr (N >= 1) {
-    if (n == N) block<V, S, R, N, true, ClipRows, Masked, A>(p, wk, ow, m);
-    else tail_block<V, S, R, N - 1, ClipRows, Masked, A>(p, wk, ow, n, m);
+    const int64_t iw = ow * S - p.pad_left;
+    if (n == N) {
+      block<V, S, R, N, true, ClipRows, Masked, A>(p, wk, p.x + p.ih0 * p.in_row + iw * p.C,
+                                                   p.y + ow * p.C, iw, m);
+    } else {
+      tail_block<V, S, R, N - 1, ClipRows, Masked, A>(p, wk, ow, n, m);
+    }
   }
 }
 
@@ -137,13 +143,22 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   Reg wk[9];
 #pragma GCC unroll 9
   for (int k = 0; k < 9; ++k) wk[k] = V::load(p.w + (1 + k) * V::kWidth);
+  // Blocks [c0, c1) walk the input and output with two pointers; only the blocks that cross an
+  // edge of the image ([lo, hi) are the unclipped columns) test each input column. Walking the
+  // pointers instead of indexing from the pass's origin per block: 1.01-1.15x on MobileNetV2's
+  // 3x3 s1 layers (1 thread, batch 1, alternating in one process).
   int64_t ow = c0;
-  for (; ow + B <= c1; ow += B) {
-    if (ow >= lo && ow + B <= hi) {
-      block<V, S, R, B, false, ClipRows, Masked, A>(p, wk, ow, m);
-    } else {
-      block<V, S, R, B, true, ClipRows, Masked, A>(p, wk, ow, m);
-    }
+  const float* x = p.x + p.ih0 * p.in_row + (c0 * S - p.pad_left) * p.C;
+  float* y = p.y + c0 * p.C;
+  const int64_t x_step = B * S * p.C, y_step = B * p.C;
+  for (; ow + B <= c1 && ow < lo; ow += B, x += x_step, y += y_step) {
+    block<V, S, R, B, true, ClipRows, Masked, A>(p, wk, x, y, ow * S - p.pad_left, m);
+  }
+  for (; ow + B <= min_i64(c1, hi); ow += B, x += x_step, y += y_step) {
+    block<V, S, R, B, false, ClipRows, Masked, A>(p, wk, x, y, 0, m);
+  }
+  for (; ow + B <= c1; ow += B, x += x_step, y += y_step) {
+    block<V, S, R, B, true, ClipRows, Masked, A>(p, wk, x, y, ow * S - p.pad_left, m);
   }
   if (ow < c1) tail_block<V, S, R, B - 1, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
 }
