@@ -17,7 +17,9 @@ LAYOUTS = ("NCHW", "NHWC")
 
 
 def is_int(v: Any) -> bool:
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+    # type(v) is int first: the ABC check of numbers.Integral costs ~0.6 us per call
+    return type(v) is int or (isinstance(v, (numbers.Integral, np.integer))
+                              and not isinstance(v, (bool, np.bool_)))
 
 
 def pair(name: str, value: Any) -> Tuple[int, int]:
@@ -67,10 +69,7 @@ def float32_array(a: Any, name: str, *, copy_ok: bool = True) -> np.ndarray:
         raise TypeError(
             f"{name} must be a float32 array, got dtype {a.dtype}; "
             f"convert it with {name}.astype(numpy.float32)")
-    count = 1
-    for d in a.shape:
-        count *= int(d)
-    if count > MAX_ELEMENTS:
+    if a.size > MAX_ELEMENTS:
         raise ValueError(f"{name} of shape {a.shape} has too many elements: sizes would overflow")
     return np.ascontiguousarray(a) if copy_ok else a
 
@@ -94,6 +93,8 @@ def activation_shape(shape: Tuple[int, ...], layout: str) -> Tuple[Tuple[int, ..
 def activation_input(x: Any, layout: str):
     """x as a contiguous 4-D float32 array plus whether it was unbatched (3-D)."""
     x = float32_array(x, "x")
+    if x.ndim == 4 and 0 not in x.shape:  # the common case, without activation_shape's copies
+        return x, False
     x4_shape, unbatched = activation_shape(x.shape, layout)
     return x.reshape(x4_shape), unbatched
 
