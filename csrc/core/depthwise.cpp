@@ -36,13 +36,17 @@ std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, cons
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t tiles = ceil_div(p.out_channels, channel_tile);
   std::vector<float> packed(static_cast<size_t>(tiles * (1 + taps) * channel_tile), 0.0f);
+  // Tap-major with the channels innermost, so that the writes are contiguous: a functional call
+  // packs per call (C960 3x3, construction of the op 13 -> 7-9 us).
   for (int64_t t = 0; t < tiles; ++t) {
     float* dst = packed.data() + t * (1 + taps) * channel_tile;
     const int64_t c0 = t * channel_tile;
     const int64_t nc = std::min(channel_tile, p.out_channels - c0);
-    for (int64_t j = 0; j < nc; ++j) {
-      dst[j] = bias != nullptr ? bias[c0 + j] : 0.0f;
-      for (int64_t k = 0; k < taps; ++k) dst[(1 + k) * channel_tile + j] = weight[(c0 + j) * taps + k];
+    if (bias != nullptr) std::copy_n(bias + c0, nc, dst);
+    for (int64_t k = 0; k < taps; ++k) {
+      float* tap = dst + (1 + k) * channel_tile;
+      const float* w = weight + c0 * taps + k;
+      for (int64_t j = 0; j < nc; ++j) tap[j] = w[j * taps];
     }
   }
   return packed;
