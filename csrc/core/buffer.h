@@ -12,6 +12,12 @@ using Scratch = std::unique_ptr<float[]>;
 
 inline Scratch alloc_scratch(int64_t n) { return Scratch(new float[n > 0 ? n : 1]); }
 
+// The same for packed weights an op shares between its copies: a functional call packs per call,
+// and zero-filling 960 x 320 pointwise panels first cost 22 us next to the 60 us of packing.
+inline std::shared_ptr<float[]> alloc_shared_floats(int64_t n) {
+  return std::shared_ptr<float[]>(new float[n > 0 ? n : 1]);
+}
+
 // Scratch the calling thread keeps between calls, one buffer per slot (grows, never shrinks): a
 // fresh 800 KB buffer costs ~0.35 ms of page faults per call here, more than a pass over it. Call
 // outside parallel regions; a slot's buffer is overwritten by the next call that asks for it.

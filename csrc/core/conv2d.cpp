@@ -265,7 +265,7 @@ Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
   if (p.layout == Layout::NCHW && cin_g < kMinImplicitDepth) return;
   // NHWC: each group's weights as B panels with k = (tap, ci), the im2col order.
   const int64_t group_floats = packed_b_floats(depth, cout_g, kt_->gemm_tiles);
-  std::vector<float> packed(static_cast<size_t>(p.groups * group_floats));
+  std::shared_ptr<float[]> packed = alloc_shared_floats(p.groups * group_floats);
   std::vector<float> reordered(static_cast<size_t>(taps > 1 ? cout_g * depth : 0));
   for (int64_t grp = 0; grp < p.groups; ++grp) {
     const float* wg = weight + grp * cout_g * depth;  // (Cout_g, Cin_g, KH, KW)
@@ -280,9 +280,9 @@ Conv2dOp::Conv2dOp(const ConvPlan& p, const float* weight, const float* bias)
       wg = reordered.data();
     }
     pack_gemm_b(wg, depth, cout_g, 1, depth, bias != nullptr ? bias + grp * cout_g : nullptr,
-                kt_->gemm_tiles, packed.data() + grp * group_floats);
+                kt_->gemm_tiles, packed.get() + grp * group_floats);
   }
-  packed_ = std::make_shared<const std::vector<float>>(std::move(packed));
+  packed_ = std::move(packed);
 }
 
 Conv2dOp Conv2dOp::for_plan(const ConvPlan& p) const {
@@ -323,7 +323,7 @@ void Conv2dOp::operator()(const float* x, float* y) const {
     float* yt = cached_scratch(CachedSlot::ConvOutput, p.y_count);
     transpose_all(x, p.batch, p.in_channels, p.in_pixels(), xt);
     const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
-    implicit_nhwc(cv, kt, packed_->data(), xt, yt, nb);
+    implicit_nhwc(cv, kt, packed_.get(), xt, yt, nb);
     transpose_all(yt, p.batch, g.out_h * g.out_w, p.out_channels, y);
     return;
   }
@@ -364,7 +364,7 @@ void Conv2dOp::operator()(const float* x, float* y) const {
   const int64_t group_floats = packed_b_floats(depth, cout_g, tiles);
   const int64_t nb = std::min(cout_g, max_reused / tiles.nr * tiles.nr);
   if (!in_place && cin_g >= kMinImplicitDepth) {
-    implicit_nhwc(cv, kt, packed_->data(), x, y, nb);
+    implicit_nhwc(cv, kt, packed_.get(), x, y, nb);
     return;
   }
   parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
@@ -387,7 +387,7 @@ void Conv2dOp::operator()(const float* x, float* y) const {
     a.workspace = nullptr;
     for (int64_t c0 = 0; c0 < cout_g; c0 += nb) {
       a.n = std::min(nb, cout_g - c0);
-      a.b = packed_->data() + grp * group_floats + c0 * (depth + 1);
+      a.b = packed_.get() + grp * group_floats + c0 * (depth + 1);
       a.c = y + (n * pixels + p0) * p.out_channels + grp * cout_g + c0;
       kt.gemm_rows_panels(a);
     }

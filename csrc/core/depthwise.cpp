@@ -31,15 +31,17 @@ constexpr int64_t kRestrideMaxSets = 2;
 constexpr int64_t kRestrideGroup = 256;
 constexpr int64_t kRestridePad = 8;
 
-std::vector<float> pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
-                                    int64_t channel_tile) {
+SharedFloats pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
+                              int64_t channel_tile) {
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t tiles = ceil_div(p.out_channels, channel_tile);
-  std::vector<float> packed(static_cast<size_t>(tiles * (1 + taps) * channel_tile), 0.0f);
+  const int64_t floats = tiles * (1 + taps) * channel_tile;
+  std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
+  std::fill_n(packed.get(), floats, 0.0f);  // the last tile's missing channels
   // Tap-major with the channels innermost, so that the writes are contiguous: a functional call
   // packs per call (C960 3x3, construction of the op 13 -> 7-9 us).
   for (int64_t t = 0; t < tiles; ++t) {
-    float* dst = packed.data() + t * (1 + taps) * channel_tile;
+    float* dst = packed.get() + t * (1 + taps) * channel_tile;
     const int64_t c0 = t * channel_tile;
     const int64_t nc = std::min(channel_tile, p.out_channels - c0);
     if (bias != nullptr) std::copy_n(bias + c0, nc, dst);
@@ -164,7 +166,7 @@ DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bi
     : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile), weights_(weight),
       biases_(bias) {
   if (!planar()) {
-    packed_ = std::make_shared<const std::vector<float>>(pack_dwconv_nhwc(p, weight, bias, tile_));
+    packed_ = pack_dwconv_nhwc(p, weight, bias, tile_);
   }
   flat_cache_ = std::make_shared<FlatMaskCache>();
   bind_flat_masks();
@@ -261,7 +263,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
                            float* y_band) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, stride, tile_, Source::BandBuffer);
     a.x = x_band;
-    a.packed = packed_->data() + t0 * (1 + taps) * tile_;
+    a.packed = packed_.get() + t0 * (1 + taps) * tile_;
     a.y = y_band;
     a.tile_begin = 0;
     a.tile_end = tiles;
@@ -292,7 +294,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
   if (p.layout == Layout::NHWC) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_, source);
     a.x = x;
-    a.packed = packed_->data();
+    a.packed = packed_.get();
     a.y = y;
     a.tile_begin = tile_begin;
     a.tile_end = tile_end;

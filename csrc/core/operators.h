@@ -24,7 +24,8 @@ namespace detail {
 // prefetch them ahead in software.
 constexpr int64_t kStreamedBytes = int64_t(8) << 20;
 
-using SharedFloats = std::shared_ptr<const std::vector<float>>;
+// Packed weights, shared by the copies of an op (for_plan) and never changed after packing.
+using SharedFloats = std::shared_ptr<const float[]>;
 
 // The NCHW flat-plane kernel's lane masks (kernels.h: DwconvNchwFlatArgs::masks, col_masks).
 struct FlatMasks {

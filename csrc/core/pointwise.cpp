@@ -35,9 +35,9 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
       biases_(bias) {
   const int64_t cin = p.in_channels, cout = p.out_channels;
   if (p.layout == Layout::NHWC) {
-    std::vector<float> packed(static_cast<size_t>(packed_b_floats(cin, cout, kt_->gemm_tiles)));
-    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.data());
-    packed_ = std::make_shared<const std::vector<float>>(std::move(packed));
+    std::shared_ptr<float[]> packed = alloc_shared_floats(packed_b_floats(cin, cout, kt_->gemm_tiles));
+    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.get());
+    packed_ = std::move(packed);
   }
 }
 
@@ -78,7 +78,7 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
   a.activation = plan_.activation;
   if (plan_.layout == Layout::NHWC) {  // rows m: pixels, columns n: output channels
     a.a = x + m0 * x_stride; a.lda = x_stride;
-    a.b = packed_->data() + n0 * (cin + 1); a.ldb = 0;
+    a.b = packed_.get() + n0 * (cin + 1); a.ldb = 0;
     a.bias = nullptr;
     a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
     a.workspace = nullptr;
