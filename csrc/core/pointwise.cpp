@@ -35,7 +35,8 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
       biases_(bias) {
   const int64_t cin = p.in_channels, cout = p.out_channels;
   if (p.layout == Layout::NHWC) {
-    std::shared_ptr<float[]> packed = alloc_shared_floats(packed_b_floats(cin, cout, kt_->gemm_tiles));
+    const int64_t floats = packed_b_floats(cin, cout, kt_->gemm_tiles);
+    std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
     pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.get());
     packed_ = std::move(packed);
   }
