@@ -191,6 +191,34 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
+# Stride-1 images at most 5 outputs wide run one block per output row and tile (narrow rows):
+# asymmetric paddings clip either end of the row or none, rows above and below the image are
+# skipped, 19 channels leave a tail tile; the fused separable op runs them on row bands.
+@pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("padding", [1, "valid", ((2, 0), (0, 2)), ((0, 1), (2, 1))],
+                         ids=["1", "valid", "top-right", "left"])
+@pytest.mark.parametrize("C", [5, 19])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_nhwc_3x3_narrow(isa, fusion, W, padding, C, threads):
+    rng = np.random.default_rng(100 * W + 7 * C + threads)
+    H = 2 + W % 3
+    if padding == "valid":
+        H, W = max(H, 3), max(W, 3)
+    x = randn(rng, x_shape(2, C, H, W, "NHWC"))
+    w = randn(rng, (C, 1, 3, 3))
+    b = randn(rng, (C,))
+    pw = randn(rng, (6, C))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC",
+                activation="relu6", use_out=True)
+        compare("separable_conv2d", x, w, pw, b, None, padding=padding, layout="NHWC",
+                depthwise_activation="relu6", use_out=True)
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 # The 3x3 kernel's strips of columns are sized by the L1 sets the pixel stride reaches: 347
 # channels (every set: whole rows, a tail tile), 128 and 384 (8 sets: strips of 9 columns, the last
 # one narrower), 1024 (one set: run on copies of 256 channels with a padded pixel stride).
