@@ -37,7 +37,7 @@ SharedFloats pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const floa
   const int64_t tiles = ceil_div(p.out_channels, channel_tile);
   const int64_t floats = tiles * (1 + taps) * channel_tile;
   std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
-  std::fill_n(packed.get(), floats, 0.0f);  // the last tile's missing channels
+  std::fill_n(packed.get(), floats, 0.0f);  // a null bias, and the last tile's missing channels
   // Tap-major with the channels innermost, so that the writes are contiguous: a functional call
   // packs per call (C960 3x3, construction of the op 13 -> 7-9 us).
   for (int64_t t = 0; t < tiles; ++t) {
