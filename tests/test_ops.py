@@ -191,10 +191,11 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
-# Stride-1 images at most 5 outputs wide run one block per output row and tile (narrow rows):
-# asymmetric paddings clip either end of the row or none, rows above and below the image are
-# skipped, 19 channels leave a tail tile; the fused separable op runs them on row bands.
-@pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 6])
+# Stride-1 images at most 12 outputs wide run one block per output row and tile (narrow rows),
+# 13 the two-row blocks: asymmetric paddings clip either end of the row or none ("same" padding
+# at compile time), rows above and below the image are skipped, 19 channels leave a tail tile;
+# the fused separable op runs them on row bands.
+@pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13])
 @pytest.mark.parametrize("padding", [1, "valid", ((2, 0), (0, 2)), ((0, 1), (2, 1))],
                          ids=["1", "valid", "top-right", "left"])
 @pytest.mark.parametrize("C", [5, 19])

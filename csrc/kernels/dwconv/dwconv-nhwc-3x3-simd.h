@@ -163,15 +163,19 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   if (ow < c1) tail_block<V, S, R, B - 1, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
 }
 
-// Images at most kNarrowWidth outputs wide (the last stages of MobileNets at 96-160 pixel inputs):
-// one block spans a whole output row of one tile, with the weights loaded one kernel row (3
-// registers) at a time, instead of rows of clipped 2 x 3 blocks and tails. Measured (1 thread,
-// batch 1, alternating in one process): images 3x3 C384 1.5x, 4x4 C96-C1280 1.7-3.2x, 5x5 C96-C1280
-// 1.2-1.8x (batch 8 1.2-1.4x, 2 threads 1.35-1.9x); 6x6 0.73-1.23x and 7x7 0.88-1.08x, 8x8
-// 0.86-0.90x, where the two-row blocks read each input row fewer times, so they keep those.
-constexpr int kNarrowWidth = 5;
+// Images at most kNarrowWidth outputs wide (MobileNets' 7x7 to 12x12 stages, and their last
+// stages at 96-160 pixel inputs): one block spans a whole output row of one tile, N accumulators
+// with the weights loaded one kernel row (3 registers) at a time, instead of rows of clipped 2 x 3
+// blocks and tails; with "same" padding (pad_left 1, in_w == out_w) the columns outside the image
+// are known at compile time. 12 accumulators + 3 weights + 1 input fill AVX2's 16 registers.
+// Measured (1 thread, batch 1, alternating in one process, against the 2 x 3 blocks): 6x6 C960
+// 1.30-1.96x, 7x7 C160-C960 1.29-1.45x, 8x8 C384-C960 1.28-1.82x, 10x10 C576 1.24x, 12x12 C384
+// 1.07-1.10x; the compile-time columns alone: 3x3-5x5 C96-C960 1.37-1.57x, 7x7 1.56-1.66x. Two
+// rows per block (14 accumulators, weights from memory) measured 0.84-0.93x on 7x7 and a tie on
+// 3x3-6x6.
+constexpr int kNarrowWidth = 12;
 
-template <class V, int S, int N, bool Masked, Activation A>
+template <class V, int S, int N, bool SameCols, bool Masked, Activation A>
 static inline void narrow_rows(const kernels::DwconvNhwcArgs& a, const float* x, const float* w,
                                float* y, typename V::Mask m, int64_t tail) {
   using Reg = typename V::Reg;
@@ -194,7 +198,7 @@ static inline void narrow_rows(const kernels::DwconvNhwcArgs& a, const float* x,
       asm("" : "+r"(row));
 #pragma GCC unroll 32
       for (int i = 0; i < kInputs; ++i) {
-        if (iw0 + i < 0 || iw0 + i >= g.in_w) continue;
+        if (SameCols ? i < 1 || i > N : iw0 + i < 0 || iw0 + i >= g.in_w) continue;
         const Reg xv = load_in<V, Masked>(row + i * C, m);
 #pragma GCC unroll 3
         for (int k = 0; k < 3; ++k) {
@@ -218,15 +222,22 @@ static inline void narrow(const kernels::DwconvNhwcArgs& a) {
     constexpr int64_t T = V::kWidth;
     const int64_t C = a.channels;
     const int64_t last_tile = min_i64(T, C - (a.tile_end - 1) * T);
+    const bool same = S == 1 && a.geometry.pad_left == 1 && a.geometry.in_w == N;
     for (int64_t t = a.tile_begin; t < a.tile_end; ++t) {
       const float* x = a.x + t * T;
       const float* w = a.packed + t * 10 * T;
       float* y = a.y + t * T;
-      if (t + 1 == a.tile_end && last_tile != T) {
-        narrow_rows<V, S, N, true, A>(a, x, w, y, V::tail_mask(last_tile), last_tile);
-      } else {
-        narrow_rows<V, S, N, false, A>(a, x, w, y, typename V::Mask{}, T);
-      }
+      const auto go = [&](auto same_cols, auto masked) {
+        constexpr bool SC = decltype(same_cols)::value, M = decltype(masked)::value;
+        const typename V::Mask m = M ? V::tail_mask(last_tile) : typename V::Mask{};
+        const int64_t tail = M ? last_tile : T;
+        narrow_rows<V, S, N, SC, M, A>(a, x, w, y, m, tail);
+      };
+      const bool masked = t + 1 == a.tile_end && last_tile != T;
+      if (same && masked) go(std::true_type{}, std::true_type{});
+      else if (same) go(std::true_type{}, std::false_type{});
+      else if (masked) go(std::false_type{}, std::true_type{});
+      else go(std::false_type{}, std::false_type{});
     }
   }
 }
