@@ -191,6 +191,28 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
+# The NHWC row kernel (kernel widths 3, 5, 7 at stride 1 or 2) runs blocks of 6-8 outputs along
+# the width, the first one and those after the last unclipped block skipping the columns outside
+# the image: widths below, at and around the block, left and right paddings from 0 to beyond the
+# block, C with and without a channel tail.
+@pytest.mark.parametrize("K, stride", [(3, 2), (5, 1), (5, 2), (7, 1), (7, 2)])
+@pytest.mark.parametrize("W", [1, 3, 5, 6, 8, 9, 13, 16, 21])
+@pytest.mark.parametrize("pad_w", [(0, 0), (1, 0), "same", (0, 4), (9, 2)],
+                         ids=["0", "left1", "same", "right4", "left9"])
+@pytest.mark.parametrize("C", [8, 11])
+def test_depthwise_nhwc_row_borders(isa, K, stride, W, pad_w, C):
+    rng = np.random.default_rng(1000 * K + 100 * stride + 10 * W + C)
+    left, right = (K // 2, K // 2) if pad_w == "same" else pad_w
+    if W + left + right < K:
+        right = K - W - left
+    H = 3
+    x = randn(rng, x_shape(1, C, H, W, "NHWC"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    compare("depthwise_conv2d", x, w, b, stride=stride, padding=((K // 2, K // 2), (left, right)),
+            layout="NHWC", activation=ACTIVATIONS[(K + W) % 5])
+
+
 # Stride-1 images at most 12 outputs wide run one block per output row and tile (narrow rows),
 # 13 the two-row blocks: asymmetric paddings clip either end of the row or none ("same" padding
 # at compile time), rows above and below the image are skipped, 19 channels leave a tail tile;
