@@ -191,6 +191,30 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
             activation=ACTIVATIONS[(H + W) % 5])
 
 
+# NCHW images small enough run through the NHWC kernels on groups of channel tiles interleaved at
+# a time (as many tiles as fit 64 KiB): 203 channels at 7x7 make two groups, the second short and
+# ending in a channel tail; 14x14 groups of a few tiles; 2 threads split the groups further.
+@pytest.mark.parametrize("K, stride", [(3, 1), (3, 2), (5, 1), (7, 1)])
+@pytest.mark.parametrize("HW", [4, 7, 14])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_nchw_interleaved_groups(isa, fusion, K, stride, HW, threads):
+    rng = np.random.default_rng(100 * K + 10 * HW + threads)
+    C = 203
+    x = randn(rng, x_shape(1, C, HW, HW, "NCHW"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    pw = randn(rng, (9, C))
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(threads)
+        compare("depthwise_conv2d", x, w, b, stride=stride, padding="same", activation="relu",
+                use_out=True)
+        compare("separable_conv2d", x, w, pw, b, None, stride=stride, padding="same",
+                depthwise_activation="relu6", use_out=True)
+    finally:
+        sepconv.set_num_threads(previous)
+
+
 # The NHWC row kernel (kernel widths 3, 5, 7 at stride 1 or 2) runs blocks of 6-8 outputs along
 # the width, the first one and those after the last unclipped block skipping the columns outside
 # the image: widths below, at and around the block, left and right paddings from 0 to beyond the

@@ -15,6 +15,9 @@ namespace {
 
 // Per-thread interleave scratch of the NCHW path: input band + output band in half of a 512 KiB L2.
 constexpr int64_t kBandBytes = 192 * 1024;
+// The NCHW path interleaves as many channel tiles at a time as fit their whole images (input and
+// output) in this many bytes.
+constexpr int64_t kInterleaveGroupBytes = 64 * 1024;
 constexpr int64_t kL2Bytes = 512 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
 
@@ -165,7 +168,7 @@ FlatMasks flat_masks(const ConvPlan& p, int64_t width) {
 DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias)
     : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile), weights_(weight),
       biases_(bias) {
-  if (!planar()) {
+  if (p.layout == Layout::NHWC || interleavable()) {  // for_plan may switch to interleaving
     packed_ = pack_dwconv_nhwc(p, weight, bias, tile_);
   }
   flat_cache_ = std::make_shared<FlatMaskCache>();
@@ -187,7 +190,7 @@ void DepthwiseOp::bind_flat_masks() {
   const Geometry& g = p.geometry;
   const int64_t width = kt_->dwconv_nchw_flat_width;
   const int64_t taps = w.kernel_h * w.kernel_w;
-  if (p.layout != Layout::NCHW || kt_->dwconv_nchw_flat == nullptr) return;
+  if (!planar() || kt_->dwconv_nchw_flat == nullptr) return;
   if (w.stride_h != 1 || w.stride_w != 1 || g.out_w != g.in_w || g.in_w > kFlatMaxWidth) return;
   if (taps > kernels::kMaxFlatTaps) return;
   const int64_t mask_bytes = (taps + w.kernel_w) * flat_lanes(g, width) * int64_t(sizeof(int32_t));
@@ -201,16 +204,32 @@ void DepthwiseOp::bind_flat_masks() {
   flat_masks_ = flat_cache_->masks;
 }
 
-// NCHW multiplier 1 on a SIMD table: the direct width-vectorised kernel or the interleave through the
-// NHWC kernel, by kernel width. Measured (AVX2, Zen 3, 1 thread, batch 1, GFLOP/s direct vs
-// interleave, medians of alternating runs, sepconv_bench): 3x3 s1 C32@112 35 vs 19, C144@56 29 vs
-// 18, C384@14 16 vs 14, C960@7 9 vs 9 (tie); 3x3 s2 C96@112 15 vs 10, C144@56 13 vs 9, C576@14 6 vs
-// 6; 5x5 C240@28 30-33 vs 27-34 (tie); 7x7 C96@56 33-37 vs 34-45 and 31x31 C128@32 29-32 vs 31-40,
-// where the NHWC kernel's register blocking over channels wins.
+bool DepthwiseOp::interleavable() const {
+  return plan_.layout == Layout::NCHW && plan_.out_channels == plan_.in_channels &&
+         kt_->dwconv_nchw_interleaved;
+}
+
+// NCHW multiplier 1 on a SIMD table: the direct width-vectorised kernel, or the interleave through
+// the NHWC kernels, of groups of tiles whose images fit kInterleaveGroupBytes. Measured (AVX2, Zen
+// 3, 1 thread, batch 1, GFLOP/s direct vs interleave of one tile at a time, medians of alternating
+// runs, sepconv_bench): 3x3 s1 C32@112 35 vs 19, C144@56 29 vs 18; 3x3 s2 C96@112 15 vs 10, C144@56
+// 13 vs 9; 5x5 C240@28 30-33 vs 27-34 (tie); 7x7 C96@56 33-37 vs 34-45 and 31x31 C128@32 29-32 vs
+// 31-40, where the NHWC kernel's register blocking over channels wins. Interleaving groups of
+// tiles against the direct kernel (alternating in one process): 3x3 s1 4x4 C960 2.75x, 7x7 C160
+// and C960 1.78-1.87x (batch 8 1.80x, 2 threads 1.78x), 10x10 C576 1.39x, 14x14 C384 and C576
+// 1.05-1.08x, 20x20 C240 1.04x; 3x3 s2 C576@14 1.09x; 5x5 C960@7 1.40x, C672@14 1.17x; and 7x7
+// C960@7 1.13x against one tile at a time. A 32 KiB budget lost on 14x14 (3x3 s2 0.93x, 5x5 0.96x).
+int64_t DepthwiseOp::interleave_tiles() const {
+  if (!interleavable()) return 0;
+  const Geometry& g = plan_.geometry;
+  const int64_t tile_image_bytes =
+      (g.in_h * g.in_w + g.out_h * g.out_w) * tile_ * int64_t(sizeof(float));
+  const int64_t group = std::clamp<int64_t>(kInterleaveGroupBytes / tile_image_bytes, 1, tiles());
+  return group >= 2 || plan_.window.kernel_w > 5 ? group : 0;
+}
+
 bool DepthwiseOp::planar() const {
-  if (plan_.layout != Layout::NCHW) return false;
-  if (plan_.out_channels != plan_.in_channels || !kt_->dwconv_nchw_interleaved) return true;
-  return plan_.window.kernel_w <= 5;
+  return plan_.layout == Layout::NCHW && interleave_tiles() == 0;
 }
 
 int64_t DepthwiseOp::restrided_group() const {
@@ -225,8 +244,8 @@ int64_t DepthwiseOp::tiles() const { return ceil_div(plan_.out_channels, tile_);
 
 int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
   int64_t pixel_floats = 0;  // of the input and output bands in the scratch
-  if (plan_.layout == Layout::NCHW && !planar()) {
-    pixel_floats = tile_;
+  if (interleave_tiles() > 0) {
+    pixel_floats = tile_ * interleave_tiles();
   } else if (restrided_group() > 0) {
     pixel_floats = restrided_group() + kRestridePad;
   } else {
@@ -340,18 +359,21 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     return;
   }
 
-  // NCHW, multiplier 1: interleave each channel tile_'s band into the scratch, run the NHWC kernel
-  // on it and de-interleave its output into the planes. Only L2-sized tiles are ever copied.
+  // NCHW, multiplier 1: interleave the band of each group of channel tiles into the scratch, run
+  // the NHWC kernel on it and de-interleave its output into the planes. Only L2-sized groups are
+  // ever copied.
+  const int64_t group = interleave_tiles();
   float* x_band = scratch;
-  float* y_band = scratch + b.g.in_h * g.in_w * tile_;
-  for (int64_t t = tile_begin; t < tile_end; ++t) {
-    const int64_t c0 = t * tile_;
-    const int64_t nc = std::min(tile_, p.out_channels - c0);
-    kt_->interleave_channels({x + c0 * x_plane_stride, x_plane_stride, x_band, nc, tile_, b.g.in_h,
-                             g.in_w});
-    on_copy(t, 1, tile_, x_band, y_band);
-    kt_->deinterleave_channels({y + c0 * y_plane_stride, y_plane_stride, y_band, nc, tile_,
-                               b.g.out_h, g.out_w});
+  float* y_band = scratch + b.g.in_h * g.in_w * group * tile_;
+  for (int64_t t = tile_begin; t < tile_end; t += group) {
+    const int64_t tiles = std::min(group, tile_end - t);
+    const int64_t c0 = t * tile_, width = tiles * tile_;
+    const int64_t nc = std::min(width, p.out_channels - c0);
+    kt_->interleave_channels({x + c0 * x_plane_stride, x_plane_stride, x_band, nc, width,
+                              b.g.in_h, g.in_w});
+    on_copy(t, tiles, width, x_band, y_band);
+    kt_->deinterleave_channels({y + c0 * y_plane_stride, y_plane_stride, y_band, nc, width,
+                                b.g.out_h, g.out_w});
   }
 }
 
@@ -361,10 +383,14 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const int64_t threads = get_num_threads();
   const int64_t min_tasks = 4 * threads;
   const int64_t tiles_total = tiles();
-  // NCHW tiles are independent planes: one per task. NHWC tasks take a band of rows and, when the
-  // image has too few rows for the threads (7x7x960), a group of tiles.
-  const int64_t per_task_tiles =
-      p.layout == Layout::NCHW ? 1 : block_size_for(tiles_total, p.batch * g.out_h, min_tasks, 1);
+  // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
+  // threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
+  // for the threads (7x7x960), a group of tiles.
+  int64_t per_task_tiles = block_size_for(tiles_total, p.batch * g.out_h, min_tasks, 1);
+  if (p.layout == Layout::NCHW) {
+    per_task_tiles = std::min(std::max<int64_t>(interleave_tiles(), 1),
+                              block_size_for(tiles_total, p.batch, min_tasks, 1));
+  }
   const int64_t tile_groups = ceil_div(tiles_total, per_task_tiles);
   const int64_t rows = std::min(max_band_rows(),
                                 block_size_for(g.out_h, p.batch * tile_groups, min_tasks, 1));
