@@ -64,17 +64,17 @@ __attribute__((always_inline)) static inline void store_out(float* p, typename V
 }
 
 // Which of a block's kInputs input columns lie outside the image. With "same" padding (stride 1,
-// pad_left 1, in_w == out_w) that is known at compile time: the first column of a block at the
-// left end of the row, the last of one at the right end (Left, Right, Both); otherwise, for a
-// block that crosses an edge, it is tested at run time (Any).
+// pad_left = Pad = (KW - 1) / 2, in_w == out_w) that is known at compile time: the first Pad
+// columns of a block at the left end of the row, the last Pad of one at the right end (Left,
+// Right, Both); otherwise, for a block that crosses an edge, it is tested at run time (Any).
 enum class Cols { Inside, Left, Right, Both, Any };
 
-template <Cols K, int kInputs>
+template <Cols K, int kInputs, int Pad = 1>
 __attribute__((always_inline)) static inline bool column_outside(int i, int64_t iw0,
                                                                  int64_t in_w) {
   if constexpr (K == Cols::Any) return iw0 + i < 0 || iw0 + i >= in_w;
-  return ((K == Cols::Left || K == Cols::Both) && i < 1) ||
-         ((K == Cols::Right || K == Cols::Both) && i >= kInputs - 1);
+  return ((K == Cols::Left || K == Cols::Both) && i < Pad) ||
+         ((K == Cols::Right || K == Cols::Both) && i >= kInputs - Pad);
 }
 
 // The block of outputs starting at column ow0, whose input column 0 is iw0 = ow0 * S - pad_left:

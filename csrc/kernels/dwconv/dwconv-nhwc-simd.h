@@ -2,9 +2,11 @@
 // vec-avx512.h) and instantiated per ISA by dwconv-nhwc-<isa>.cpp.
 //
 // A channel tile of V::kWidth channels is computed for a block of B outputs along the width:
-//  - kernel widths 3, 5, 7 with stride_w 1 or 2 (dilation_w 1): the KW weights of a kernel row sit in
-//    registers and every input vector of the row is loaded once and used for all the taps it meets,
-//    (B-1)*S+KW loads for KW*B FMAs: 0.54 loads/FMA for 3x3 s1 with B = 8, 0.38 for 7x7;
+//  - kernel widths 3, 5, 7 with stride_w 1 or 2 (dilation_w 1): the KW weights of a kernel row sit
+//    in registers and every input vector of the row is loaded once and used for all the taps it
+//    meets, (B-1)*S+KW loads for KW*B FMAs: 0.54 loads/FMA for 3x3 s1 with B = 8, 0.38 for 7x7.
+//    Stride-1 rows with "same" padding, or narrow ones, run in segments as wide as the registers
+//    allow (segments()); the others in blocks of B.
 //    The blocks over the borders skip the input columns outside the image: measured against one
 //    output at a time at the borders (1 thread, batch 1, alternating in one process), 5x5 C240@28
 //    1.23x, C672@14 1.28x, C960@7 1.54x, 7x7 C96@56 1.21x, 3x3 s2 C96@112 1.04x;
@@ -27,6 +29,9 @@ namespace sepconv {
 namespace SEPCONV_ISA_NS {
 namespace dwconv_nhwc {
 
+using dwconv_nhwc_3x3::Cols;
+using dwconv_nhwc_3x3::column_outside;
+
 struct Row {
   const float* x;       // image base (H, W, C), offset to the first tile's channels
   const float* w;       // packed first tile: [bias][taps]
@@ -34,6 +39,7 @@ struct Row {
   int64_t tiles, w_tile_stride, last_tile_channels;
   int64_t channels;     // C (input = output channels, multiplier 1)
   int64_t in_w;
+  bool same;  // stride 1, pad_left = (kernel_w - 1) / 2, in_w == out_w ("same" padding)
   int64_t kh_lo, kh_hi; // kernel rows that land inside the image
   int64_t ih0;          // input row of kernel row 0 (may be negative)
   int64_t dilation_h, kernel_w, stride_w, dilation_w, pad_left;
@@ -51,9 +57,9 @@ static inline void store_y(float* p, typename V::Reg v, typename V::Mask m) {
   if constexpr (Masked) V::store(p, v, m); else V::store(p, v);
 }
 
-// B outputs from ow0, KW and S known at compile time. Clip: the block crosses an edge of the image,
-// and the input columns outside it are skipped (tested per column); else every tap is inside.
-template <class V, int KW, int S, int B, bool Clip, bool Masked, Activation A>
+// B outputs from ow0, KW and S known at compile time; the input columns outside the image (K) are
+// skipped.
+template <class V, int KW, int S, int B, Cols K, bool Masked, Activation A>
 static inline void block_fixed(const Row& r, int64_t ow0, typename V::Mask m) {
   using Reg = typename V::Reg;
   constexpr int kInputs = (B - 1) * S + KW;
@@ -71,10 +77,7 @@ static inline void block_fixed(const Row& r, int64_t ow0, typename V::Mask m) {
     for (int k = 0; k < KW; ++k) wk[k] = V::load(w + k * V::kWidth);
 #pragma GCC unroll 32
     for (int i = 0; i < kInputs; ++i) {
-      if constexpr (Clip) {
-        const int64_t iw = ow0 * S - r.pad_left + i;
-        if (iw < 0 || iw >= r.in_w) continue;
-      }
+      if (column_outside<K, kInputs, KW / 2>(i, ow0 * S - r.pad_left, r.in_w)) continue;
       const Reg xv = load_x<V, Masked>(x + i * C, m);
 #pragma GCC unroll 16
       for (int k = 0; k < KW; ++k) {
@@ -143,6 +146,55 @@ static inline void for_each_tile(const Row& r, Block&& block) {
   }
 }
 
+// Stride-1 rows in segments of at most narrow_width outputs, one block of N accumulators per
+// segment and tile; with "same" padding the columns outside the image are known at compile time
+// (the first segment's left ones, the last one's right ones). Measured against blocks of B (8 for
+// 5x5, 6 for 7x7; 1 thread, batch 1, alternating in one process): 5x5 C960@7 2.25x, C576@10 1.57x,
+// C672@14 1.52x, C240@28 1.15x, C96@56 1.08x; 7x7 C960@7 1.83x, C384@14 1.33x, C192@28 1.21x,
+// C96@56 1.22x.
+template <class V, int KW>
+constexpr int narrow_width() {  // accumulators beside the KW weights and one input (AVX2's 16)
+  return (V::kRegisters < 16 ? V::kRegisters : 16) - KW - 1;
+}
+
+// Outputs [ow0, ow0 + n) for 1 <= n <= N, the input columns outside the image skipped as `kind`.
+template <class V, int KW, int N, Activation A>
+static inline void segment(const Row& r, int64_t n, int64_t ow0, Cols kind) {
+  if constexpr (N >= 1) {
+    if (n != N) return segment<V, KW, N - 1, A>(r, n, ow0, kind);
+    const auto go = [&](auto cols) {
+      for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+        block_fixed<V, KW, 1, N, decltype(cols)::value, decltype(masked)::value, A>(rt, ow0, m);
+      });
+    };
+    switch (kind) {
+      case Cols::Inside: go(std::integral_constant<Cols, Cols::Inside>{}); break;
+      case Cols::Left: go(std::integral_constant<Cols, Cols::Left>{}); break;
+      case Cols::Right: go(std::integral_constant<Cols, Cols::Right>{}); break;
+      case Cols::Both: go(std::integral_constant<Cols, Cols::Both>{}); break;
+      default: go(std::integral_constant<Cols, Cols::Any>{}); break;
+    }
+  }
+}
+
+template <class V, int KW, Activation A>
+static inline void segments(const Row& r, int64_t out_w) {
+  constexpr int kNarrow = narrow_width<V, KW>();
+  const int64_t count = (out_w + kNarrow - 1) / kNarrow;
+  const int64_t base = out_w / count, wider = out_w % count;
+  int64_t ow0 = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t n = base + (k < wider ? 1 : 0);
+    const Cols kind = !r.same              ? Cols::Any
+                      : count == 1         ? Cols::Both
+                      : k == 0             ? Cols::Left
+                      : k + 1 == count     ? Cols::Right
+                                           : Cols::Inside;
+    segment<V, KW, kNarrow, A>(r, n, ow0, kind);
+    ow0 += n;
+  }
+}
+
 // Outputs [0, out_w) of a row for kernel width KW and stride S (dilation 1) in blocks of B, then
 // 4, 2, 1: the blocks inside [lo, hi), where every tap is inside the image, unclipped; the first
 // block (over the left border) and those after the last unclipped one clipped.
@@ -150,11 +202,14 @@ template <class V, int KW, int S, int B, Activation A>
 static inline void row_fixed(const Row& r, int64_t out_w) {
   int64_t lo, hi;
   valid_outputs(-r.pad_left, S, r.in_w - (KW - 1), out_w, &lo, &hi);
+  if constexpr (S == 1) {
+    if (r.same || out_w <= narrow_width<V, KW>()) return segments<V, KW, A>(r, out_w);
+  }
   int64_t ow = 0;
   const auto at = [&](auto width, auto clip) {
+    constexpr Cols K = decltype(clip)::value ? Cols::Any : Cols::Inside;
     for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
-      block_fixed<V, KW, S, decltype(width)::value, decltype(clip)::value,
-                  decltype(masked)::value, A>(rt, ow, m);
+      block_fixed<V, KW, S, decltype(width)::value, K, decltype(masked)::value, A>(rt, ow, m);
     });
     ow += decltype(width)::value;
   };
@@ -237,6 +292,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.stride_w = p.window.stride_w;
       r.dilation_w = p.window.dilation_w;
       r.pad_left = g.pad_left;
+      r.same = r.stride_w == 1 && r.pad_left == (r.kernel_w - 1) / 2 && g.in_w == g.out_w;
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
       // With prefetch_rows: the input rows that output row oh + 1 reads and this one does not
