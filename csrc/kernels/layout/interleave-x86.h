@@ -31,18 +31,36 @@ static inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
+// Channels [g, g + 8) of the tile, planes from `planar`, over pixels [0, n8): 8x8 blocks, the
+// planes past `live` (the tile's missing channels) read as zeros.
+template <bool Full>
+static inline void interleave_group(const kernels::InterleaveArgs& p, int64_t g, int64_t live,
+                                    int64_t n8) {
+  const float* src = p.planar + g * p.plane_stride;
+  float* dst = p.interleaved + g;
+  for (int64_t i = 0; i < n8; i += 8, dst += 8 * p.tile) {
+    __m256 r[8];
+    for (int j = 0; j < 8; ++j) {
+      r[j] = Full || j < live ? _mm256_loadu_ps(src + j * p.plane_stride + i)
+                              : _mm256_setzero_ps();
+    }
+    transpose8(r);
+    float* out = dst;
+    for (int k = 0; k < 8; ++k, out += p.tile) _mm256_storeu_ps(out, r[k]);
+  }
+}
+
 static inline void interleave(const kernels::InterleaveArgs& p) {
   const int64_t n = p.rows * p.width;
   const int64_t n8 = n - n % 8;
   for (int64_t g = 0; g < p.tile; g += 8) {
-    for (int64_t i = 0; i < n8; i += 8) {
-      __m256 r[8];
-      for (int j = 0; j < 8; ++j) {
-        r[j] = g + j < p.channels ? _mm256_loadu_ps(p.planar + (g + j) * p.plane_stride + i)
-                                  : _mm256_setzero_ps();
-      }
-      transpose8(r);
-      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(p.interleaved + (i + k) * p.tile + g, r[k]);
+    // Full groups load without the per-plane test, and both directions walk their strided side
+    // with a pointer: 3x3 7x7 C960 NCHW (callgrind, per call) interleave 105k -> 63k
+    // instructions, deinterleave 86k -> 61k.
+    if (g + 8 <= p.channels) {
+      interleave_group<true>(p, g, 8, n8);
+    } else {
+      interleave_group<false>(p, g, p.channels - g, n8);
     }
   }
   for (int64_t i = n8; i < n; ++i) {
@@ -53,21 +71,28 @@ static inline void interleave(const kernels::InterleaveArgs& p) {
 }
 
 static inline void deinterleave(const kernels::InterleaveArgs& p) {
-  float* planar = const_cast<float*>(p.planar);
   const int64_t n = p.rows * p.width;
   const int64_t n8 = n - n % 8;
   for (int64_t g = 0; g < p.tile && g < p.channels; g += 8) {
-    for (int64_t i = 0; i < n8; i += 8) {
+    const int64_t live = p.channels - g;
+    const float* src = p.interleaved + g;
+    float* dst = const_cast<float*>(p.planar) + g * p.plane_stride;
+    for (int64_t i = 0; i < n8; i += 8, src += 8 * p.tile) {
       __m256 r[8];
-      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(p.interleaved + (i + k) * p.tile + g);
+      const float* in = src;
+      for (int k = 0; k < 8; ++k, in += p.tile) r[k] = _mm256_loadu_ps(in);
       transpose8(r);
-      for (int j = 0; j < 8 && g + j < p.channels; ++j) {
-        _mm256_storeu_ps(planar + (g + j) * p.plane_stride + i, r[j]);
+      if (live >= 8) {
+        for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * p.plane_stride + i, r[j]);
+      } else {
+        for (int j = 0; j < live; ++j) _mm256_storeu_ps(dst + j * p.plane_stride + i, r[j]);
       }
     }
   }
   for (int64_t i = n8; i < n; ++i) {
-    for (int64_t j = 0; j < p.channels; ++j) planar[j * p.plane_stride + i] = p.interleaved[i * p.tile + j];
+    for (int64_t j = 0; j < p.channels; ++j) {
+      const_cast<float*>(p.planar)[j * p.plane_stride + i] = p.interleaved[i * p.tile + j];
+    }
   }
 }
 
