@@ -237,8 +237,8 @@ def test_depthwise_nhwc_row_borders(isa, K, stride, W, pad_w, C):
             layout="NHWC", activation=ACTIVATIONS[(K + W) % 5])
 
 
-# Stride-1 images at most 12 outputs wide run one block per output row and tile (narrow rows),
-# 13 the two-row blocks: asymmetric paddings clip either end of the row or none ("same" padding
+# Stride-1 images at most 12 outputs wide run one block per output row and tile (the row kernel's
+# segments), 13 the two-row passes: asymmetric paddings clip either end of the row or none ("same" padding
 # at compile time), rows above and below the image are skipped, 19 channels leave a tail tile;
 # the fused separable op runs them on row bands.
 @pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13])

@@ -190,89 +190,8 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   }
 }
 
-// Images at most kNarrowWidth outputs wide (MobileNets' 7x7 to 12x12 stages, and their last
-// stages at 96-160 pixel inputs): one block spans a whole output row of one tile, N accumulators
-// with the weights loaded one kernel row (3 registers) at a time, instead of rows of clipped 2 x 3
-// blocks and tails; with "same" padding (pad_left 1, in_w == out_w) the columns outside the image
-// are known at compile time. 12 accumulators + 3 weights + 1 input fill AVX2's 16 registers.
-// Measured (1 thread, batch 1, alternating in one process, against the 2 x 3 blocks): 6x6 C960
-// 1.30-1.96x, 7x7 C160-C960 1.29-1.45x, 8x8 C384-C960 1.28-1.82x, 10x10 C576 1.24x, 12x12 C384
-// 1.07-1.10x; the compile-time columns alone: 3x3-5x5 C96-C960 1.37-1.57x, 7x7 1.56-1.66x. Two
-// rows per block (14 accumulators, weights from memory) measured 0.84-0.93x on 7x7 and a tie on
-// 3x3-6x6.
-constexpr int kNarrowWidth = 12;
-
-template <class V, int S, int N, Cols K, bool Masked, Activation A>
-static inline void narrow_rows(const kernels::DwconvNhwcArgs& a, const float* x, const float* w,
-                               float* y, typename V::Mask m, int64_t tail) {
-  using Reg = typename V::Reg;
-  constexpr int64_t T = V::kWidth;
-  constexpr int kInputs = (N - 1) * S + 3;
-  const Geometry& g = a.geometry;
-  const int64_t C = a.channels, in_row = g.in_w * C, out_row = g.out_w * C;
-  const int64_t iw0 = -g.pad_left;
-  for (int64_t oh = a.oh_begin; oh < a.oh_end; ++oh) {
-    Reg acc[N];
-#pragma GCC unroll 8
-    for (int j = 0; j < N; ++j) acc[j] = V::load(w);
-    for (int kh = 0; kh < 3; ++kh) {
-      const int64_t ih = oh * S - g.pad_top + kh;
-      if (ih < 0 || ih >= g.in_h) continue;
-      Reg wk[3];
-#pragma GCC unroll 3
-      for (int k = 0; k < 3; ++k) wk[k] = V::load(w + (1 + kh * 3 + k) * T);
-      const float* row = x + ih * in_row + iw0 * C;
-      asm("" : "+r"(row));
-#pragma GCC unroll 32
-      for (int i = 0; i < kInputs; ++i) {
-        if (column_outside<K, kInputs>(i, iw0, g.in_w)) continue;
-        const Reg xv = load_in<V, Masked>(row + i * C, m);
-#pragma GCC unroll 3
-        for (int k = 0; k < 3; ++k) {
-          const int d = i - k;  // = j * S for the output j that input i meets at tap k
-          if (d >= 0 && d % S == 0 && d / S < N) acc[d / S] = V::fma(xv, wk[k], acc[d / S]);
-        }
-      }
-    }
-    float* out = y + oh * out_row;
-    asm("" : "+r"(out));
-#pragma GCC unroll 8
-    for (int j = 0; j < N; ++j) store_out<V, Masked, A>(out + j * C, acc[j], tail);
-  }
-}
-
-// The tiles of a narrow image, each over the call's output rows; N = out_w at compile time.
-template <class V, int S, int N, Activation A>
-static inline void narrow(const kernels::DwconvNhwcArgs& a) {
-  if constexpr (N >= 1) {
-    if (a.geometry.out_w != N) return narrow<V, S, N - 1, A>(a);
-    constexpr int64_t T = V::kWidth;
-    const int64_t C = a.channels;
-    const int64_t last_tile = min_i64(T, C - (a.tile_end - 1) * T);
-    const bool same = S == 1 && a.geometry.pad_left == 1 && a.geometry.in_w == N;
-    for (int64_t t = a.tile_begin; t < a.tile_end; ++t) {
-      const float* x = a.x + t * T;
-      const float* w = a.packed + t * 10 * T;
-      float* y = a.y + t * T;
-      const auto go = [&](auto same_cols, auto masked) {
-        constexpr Cols K = decltype(same_cols)::value ? Cols::Both : Cols::Any;
-        constexpr bool M = decltype(masked)::value;
-        const typename V::Mask m = M ? V::tail_mask(last_tile) : typename V::Mask{};
-        const int64_t tail = M ? last_tile : T;
-        narrow_rows<V, S, N, K, M, A>(a, x, w, y, m, tail);
-      };
-      const bool masked = t + 1 == a.tile_end && last_tile != T;
-      if (same && masked) go(std::true_type{}, std::true_type{});
-      else if (same) go(std::true_type{}, std::false_type{});
-      else if (masked) go(std::false_type{}, std::true_type{});
-      else go(std::false_type{}, std::false_type{});
-    }
-  }
-}
-
 template <class V, int S, Activation A>
 static inline void run(const kernels::DwconvNhwcArgs& a) {
-  if (a.geometry.out_w <= kNarrowWidth) return narrow<V, S, kNarrowWidth, A>(a);
   constexpr int64_t T = V::kWidth;
   constexpr int B = block_width<V>();
   constexpr int kRows2 = S + 3;  // input rows of a 2-row pass
