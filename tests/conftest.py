@@ -9,6 +9,7 @@
 * ``randn(rng, shape)``, ``poisoned(shape)``: test data helpers.
 """
 
+import contextlib
 import importlib.util
 import os
 import pathlib
@@ -125,6 +126,19 @@ def to_layout(x_nchw, layout):
     if x_nchw.ndim == 3:
         return np.ascontiguousarray(x_nchw.transpose(1, 2, 0))
     return np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """sepconv runs on n threads inside the block, and on as many as before after it."""
+    import sepconv
+
+    previous = sepconv.get_num_threads()
+    try:
+        sepconv.set_num_threads(n)
+        yield
+    finally:
+        sepconv.set_num_threads(previous)
 
 
 def x_shape(n, c, h, w, layout, batched=True):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from conftest import check, poisoned, randn, reference, to_layout
+from conftest import check, num_threads, poisoned, randn, reference, to_layout
 
 
 def run_case(rng, layout, n, c, h, w, k, m, cout, stride=1, padding="same", dilation=1,
@@ -51,13 +51,9 @@ def test_fused_streamed_input(isa, fusion, threads, stride, padding):
     """An NHWC input over 8 MiB: the fused bands prefetch the next pass's (or output row's) input
     rows, past each band's last row into the next band's, up to the image's last row; 67
     channels leave a tail tile."""
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         run_case(np.random.default_rng(3 * threads + stride), "NHWC", 3, 67, 109, 97, 3, 1, 21,
                  stride=stride, padding=padding, act="relu")
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 @settings(max_examples=40, deadline=None,

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from conftest import check, poisoned, randn, reference as R, x_shape
+from conftest import check, num_threads, poisoned, randn, reference as R, x_shape
 
 LAYOUTS = ["NCHW", "NHWC"]
 ACTIVATIONS = [None, "relu", "relu6", "hardswish", "silu"]
@@ -161,13 +161,9 @@ def test_depthwise_nchw_bands(isa, K, multiplier):
     rng = np.random.default_rng(K)
     x = randn(rng, (1, 1, 61, 19))
     w = randn(rng, (multiplier, 1, K, K))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(2)
+    with num_threads(2):
         compare("depthwise_conv2d", x, w, None, padding=K // 2)
         compare("depthwise_conv2d", x, w, None, padding=(K // 2 + 1, 0), stride=2)
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 # The NHWC 3x3 kernel (stride 1 or 2) computes passes of two output rows x a block of 3 (AVX2) or
@@ -204,15 +200,11 @@ def test_depthwise_nchw_interleaved_groups(isa, fusion, K, stride, HW, threads):
     w = randn(rng, (C, 1, K, K))
     b = randn(rng, (C,))
     pw = randn(rng, (9, C))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, stride=stride, padding="same", activation="relu",
                 use_out=True)
         compare("separable_conv2d", x, w, pw, b, None, stride=stride, padding="same",
                 depthwise_activation="relu6", use_out=True)
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 # The NHWC row kernel (kernel widths 3, 5, 7 at stride 1 or 2) runs blocks of 6-8 outputs along
@@ -255,15 +247,11 @@ def test_depthwise_nhwc_3x3_narrow(isa, fusion, W, padding, C, threads):
     w = randn(rng, (C, 1, 3, 3))
     b = randn(rng, (C,))
     pw = randn(rng, (6, C))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC",
                 activation="relu6", use_out=True)
         compare("separable_conv2d", x, w, pw, b, None, padding=padding, layout="NHWC",
                 depthwise_activation="relu6", use_out=True)
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 # The 3x3 kernel's strips of columns are sized by the L1 sets the pixel stride reaches: 347
@@ -291,13 +279,9 @@ def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding)
     x = randn(rng, x_shape(2, C, 4, 9, "NHWC"))
     w = randn(rng, (C, 1, K, K))
     b = randn(rng, (C,))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, stride=stride, dilation=dilation, padding=padding,
                 layout="NHWC", activation="hardswish", use_out=True)
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -311,12 +295,8 @@ def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
     assert x.nbytes / 2 > 512 * 1024  # also each thread's band
     w = randn(rng, (67, 1, 3, 3))
     b = randn(rng, (67,))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC", activation="relu6")
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -330,13 +310,9 @@ def test_depthwise_nhwc_strided_streamed(isa, threads, K, padding):
     assert x.nbytes > 8 << 20
     w = randn(rng, (67, 1, K, K))
     b = randn(rng, (67,))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, stride=2, padding=padding, layout="NHWC",
                 activation="relu6")
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -347,13 +323,9 @@ def test_depthwise_nhwc_3x3_bands(isa, stride, C):
     rng = np.random.default_rng(C + stride)
     x = randn(rng, x_shape(1, C, 45, 11, "NHWC"))
     w = randn(rng, (C, 1, 3, 3))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(2)
+    with num_threads(2):
         compare("depthwise_conv2d", x, w, None, stride=stride, padding=1, layout="NHWC")
         compare("depthwise_conv2d", x, w, None, stride=stride, padding=(2, 0), layout="NHWC")
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 def padding_strategy():
@@ -495,12 +467,8 @@ def test_pointwise_nhwc_streamed(isa, threads):
     assert x.nbytes > 8 << 20
     w = randn(rng, (21, 67))
     b = randn(rng, (21,))
-    previous = sepconv.get_num_threads()
-    try:
-        sepconv.set_num_threads(threads)
+    with num_threads(threads):
         compare("pointwise_conv2d", x, w, b, layout="NHWC", activation="relu")
-    finally:
-        sepconv.set_num_threads(previous)
 
 
 @st.composite
