@@ -69,6 +69,11 @@ __attribute__((always_inline)) static inline void store_out(float* p, typename V
 // Right, Both); otherwise, for a block that crosses an edge, it is tested at run time (Any).
 enum class Cols { Inside, Left, Right, Both, Any };
 
+// "Same" padding in the sense of Cols: stride 1, pad_left = (kernel_w - 1) / 2, in_w == out_w.
+static inline bool same_columns(int64_t kernel_w, int64_t stride_w, const Geometry& g) {
+  return stride_w == 1 && g.pad_left == (kernel_w - 1) / 2 && g.in_w == g.out_w;
+}
+
 template <Cols K, int kInputs, int Pad = 1>
 __attribute__((always_inline)) static inline bool column_outside(int i, int64_t iw0,
                                                                  int64_t in_w) {
@@ -224,7 +229,7 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.in_row = g.in_w * C;
     p.out_row = g.out_w * C;
     p.pad_left = g.pad_left;
-    p.same = S == 1 && g.pad_left == 1 && g.in_w == g.out_w;
+    p.same = same_columns(3, S, g);
     p.ih0 = oh * S - g.pad_top;
     p.r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p.ih0)));
     p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));

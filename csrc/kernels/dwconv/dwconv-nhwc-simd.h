@@ -31,6 +31,7 @@ namespace dwconv_nhwc {
 
 using dwconv_nhwc_3x3::Cols;
 using dwconv_nhwc_3x3::column_outside;
+using dwconv_nhwc_3x3::same_columns;
 
 struct Row {
   const float* x;       // image base (H, W, C), offset to the first tile's channels
@@ -301,7 +302,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.stride_w = p.window.stride_w;
       r.dilation_w = p.window.dilation_w;
       r.pad_left = g.pad_left;
-      r.same = r.stride_w == 1 && r.pad_left == (r.kernel_w - 1) / 2 && g.in_w == g.out_w;
+      r.same = same_columns(r.kernel_w, r.stride_w, g);
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
       // With prefetch_rows: the input rows that output row oh + 1 reads and this one does not

@@ -71,12 +71,13 @@ static inline void interleave(const kernels::InterleaveArgs& p) {
 }
 
 static inline void deinterleave(const kernels::InterleaveArgs& p) {
+  float* planar = const_cast<float*>(p.planar);
   const int64_t n = p.rows * p.width;
   const int64_t n8 = n - n % 8;
   for (int64_t g = 0; g < p.tile && g < p.channels; g += 8) {
     const int64_t live = p.channels - g;
     const float* src = p.interleaved + g;
-    float* dst = const_cast<float*>(p.planar) + g * p.plane_stride;
+    float* dst = planar + g * p.plane_stride;
     for (int64_t i = 0; i < n8; i += 8, src += 8 * p.tile) {
       __m256 r[8];
       const float* in = src;
@@ -91,7 +92,7 @@ static inline void deinterleave(const kernels::InterleaveArgs& p) {
   }
   for (int64_t i = n8; i < n; ++i) {
     for (int64_t j = 0; j < p.channels; ++j) {
-      const_cast<float*>(p.planar)[j * p.plane_stride + i] = p.interleaved[i * p.tile + j];
+      planar[j * p.plane_stride + i] = p.interleaved[i * p.tile + j];
     }
   }
 }
