@@ -272,9 +272,10 @@ def test_depthwise_nhwc_3x3_strips(isa, C, H, W):
 @pytest.mark.parametrize("K, stride, dilation, padding",
                          [(3, 1, 1, 1), (3, 2, 1, "same"), (5, 1, 2, 4), (1, 1, 1, 0)])
 def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding):
-    """C a multiple of 512 (pixels in at most two L1 sets): each band's input and output are
-    copied 256 channels at a time to a padded pixel stride around the kernels; with 2 threads a
-    4-row image's tasks split the channel tiles, whose ranges do not start at a group."""
+    """C a multiple of 512 (pixels in at most two L1 sets): each band's input is copied 256
+    channels at a time to a padded pixel stride, and the kernels store into the output's pixels
+    in place; with 2 threads a 4-row image's tasks split the channel tiles, whose ranges do not
+    start at a group."""
     rng = np.random.default_rng(C + 7 * K + stride + threads)
     x = randn(rng, x_shape(2, C, 4, 9, "NHWC"))
     w = randn(rng, (C, 1, K, K))

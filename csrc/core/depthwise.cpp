@@ -22,9 +22,13 @@ constexpr int64_t kL2Bytes = 512 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
 
 // NHWC images whose pixel stride reaches at most kRestrideMaxSets of the L1 sets (C a multiple of
-// 512) run through copies: each band's input and output, kRestrideGroup channels at a time, with
-// the pixels kRestridePad floats further apart, where the kernels' tiles no longer evict each
-// other (the kernel reads the copy from L2 and never prefetches). Measured (AVX2, Zen 3, 1 thread,
+// 512) run on a copy of each band's input, kRestrideGroup channels at a time, with the pixels
+// kRestridePad floats further apart, where the kernels' tiles no longer evict each other (the
+// kernel reads the copy from L2 and never prefetches); the outputs are stored in place. Measured
+// against a copy of the output too (1 thread unless said, alternating in one process): 3x3 s1
+// C1024@7 1.14-1.16x (batch 8 1.26x, 2 threads 1.17x), C512@14 1.07-1.13x (batch 8 1.20x),
+// C1024@14 0.94-1.02x; 3x3 s2 C1024@14 1.06-1.10x, C512@28 1.07x; 5x5 and 7x7 C512@14 1.07-1.11x.
+// The copies against the kernel in place, measured earlier (AVX2, Zen 3, 1 thread,
 // batch 1, µs, in place -> copies, two binaries taking turns, two sessions of runs): 3x3 s1
 // C1024@14 253-263 -> 110-151, C1024@7 58-60 -> 29-35, C512@14 116-119 -> 62-105 and a tie,
 // C512@28 509-549 -> 351-384 and a tie; 3x3 s2 C1024@14 132-138 -> 59-77, C512@28 267-287 ->
@@ -83,6 +87,7 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   kernels::DwconvNhwcArgs a{};
   a.channels = channels;
   a.multiplier = p.out_channels / p.in_channels;
+  a.y_pixel_stride = channels * a.multiplier;
   a.channel_tile = tile;
   a.window = p.window;
   a.geometry = b.g;
@@ -243,18 +248,15 @@ int64_t DepthwiseOp::restrided_group() const {
 int64_t DepthwiseOp::tiles() const { return ceil_div(plan_.out_channels, tile_); }
 
 int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
-  int64_t pixel_floats = 0;  // of the input and output bands in the scratch
-  if (interleave_tiles() > 0) {
-    pixel_floats = tile_ * interleave_tiles();
-  } else if (restrided_group() > 0) {
-    pixel_floats = restrided_group() + kRestridePad;
-  } else {
-    return 0;
-  }
   const Window& w = plan_.window;
   const int64_t in_rows = std::min((band_rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1,
                                    plan_.geometry.in_h);
-  return (in_rows * plan_.geometry.in_w + band_rows * plan_.geometry.out_w) * pixel_floats;
+  const int64_t in_pixels = in_rows * plan_.geometry.in_w;
+  if (interleave_tiles() > 0) {  // the input and output bands
+    return (in_pixels + band_rows * plan_.geometry.out_w) * tile_ * interleave_tiles();
+  }
+  if (restrided_group() > 0) return in_pixels * (restrided_group() + kRestridePad);  // the input
+  return 0;
 }
 
 int64_t DepthwiseOp::max_band_rows() const {
@@ -277,36 +279,30 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
   const int64_t multiplier = p.out_channels / p.in_channels;
   // The multiplier-1 NHWC kernel on `tiles` channel tiles from t0 copied to x_band, pixels
-  // `stride` floats apart, into y_band at the same stride (the copies are L2-resident).
+  // `stride` floats apart (the copy is L2-resident), into y_tiles, pixels y_stride apart.
   const auto on_copy = [&](int64_t t0, int64_t tiles, int64_t stride, const float* x_band,
-                           float* y_band) {
+                           float* y_tiles, int64_t y_stride) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, stride, tile_, Source::BandBuffer);
     a.x = x_band;
     a.packed = packed_.get() + t0 * (1 + taps) * tile_;
-    a.y = y_band;
+    a.y = y_tiles;
+    a.y_pixel_stride = y_stride;
     a.tile_begin = 0;
     a.tile_end = tiles;
     kt_->dwconv_nhwc(a);
   };
 
   if (p.layout == Layout::NHWC && restrided_group() > 0) {
-    // Groups of whole tiles (C is a multiple of the group), copied in and out pixel by pixel.
+    // Groups of whole tiles (C is a multiple of the group), the input copied pixel by pixel.
     const int64_t c = p.in_channels, group_tiles = restrided_group() / tile_;
     const int64_t stride = restrided_group() + kRestridePad;
-    float* x_band = scratch;
-    float* y_band = scratch + b.g.in_h * g.in_w * stride;
-    const auto copy_pixels = [](const float* from, int64_t from_stride, float* to,
-                                int64_t to_stride, int64_t pixels, int64_t floats) {
-      for (int64_t i = 0; i < pixels; ++i) {
-        std::copy_n(from + i * from_stride, floats, to + i * to_stride);
-      }
-    };
     for (int64_t t0 = tile_begin; t0 < tile_end; t0 += group_tiles) {
       const int64_t t1 = std::min(tile_end, t0 + group_tiles);
       const int64_t c0 = t0 * tile_, channels = (t1 - t0) * tile_;
-      copy_pixels(x + c0, c, x_band, stride, b.g.in_h * g.in_w, channels);
-      on_copy(t0, t1 - t0, stride, x_band, y_band);
-      copy_pixels(y_band, stride, y + c0, c, b.g.out_h * g.out_w, channels);
+      for (int64_t i = 0; i < b.g.in_h * g.in_w; ++i) {
+        std::copy_n(x + c0 + i * c, channels, scratch + i * stride);
+      }
+      on_copy(t0, t1 - t0, stride, scratch, y + c0, c);
     }
     return;
   }
@@ -371,7 +367,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     const int64_t nc = std::min(width, p.out_channels - c0);
     kt_->interleave_channels({x + c0 * x_plane_stride, x_plane_stride, x_band, nc, width,
                               b.g.in_h, g.in_w});
-    on_copy(t, tiles, width, x_band, y_band);
+    on_copy(t, tiles, width, x_band, y_band, width);
     kt_->deinterleave_channels({y + c0 * y_plane_stride, y_plane_stride, y_band, nc, width,
                                 b.g.out_h, g.out_w});
   }

@@ -34,8 +34,9 @@ constexpr int64_t kMaxChannelTile = 16;
 struct DwconvNhwcArgs {
   const float* x;       // image (in_h, in_w, channels)
   const float* packed;  // packed weights for the whole image's output channels
-  float* y;             // image (out_h, out_w, channels * multiplier)
+  float* y;             // image (out_h, out_w), pixels y_pixel_stride floats apart
   int64_t channels, multiplier;
+  int64_t y_pixel_stride;  // channels * multiplier, or more when y is a slice of wider pixels
   int64_t channel_tile;  // the table's dwconv_nhwc_channel_tile
   Window window;      // kernel, stride, dilation (its padding is resolved in geometry)
   Geometry geometry;

@@ -42,7 +42,8 @@ struct Pass {
   const float* x;            // input image (in_h, in_w, C), offset to the tile's channels
   const float* w;            // packed weights of the tile: [bias][9 taps]
   float* y;                  // output pixel (oh, 0) of the pass's first row, tile-offset
-  int64_t C, in_w, in_row, out_row, pad_left;
+  int64_t C, in_w, in_row, pad_left;  // C: floats between input pixels
+  int64_t y_pixel, out_row;           // floats between output pixels, rows
   int64_t ih0;               // input row of the pass's input row 0
   int r_lo, r_hi;            // input rows [r_lo, r_hi) of the pass lie inside the image
   int64_t tail;              // channels of a masked tile
@@ -131,7 +132,7 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   for (int q = 0; q < R; ++q) {
 #pragma GCC unroll 16
     for (int j = 0; j < B; ++j) {
-      store_out<V, Masked, A>(y + q * p.out_row + j * C, acc[q][j], p.tail);
+      store_out<V, Masked, A>(y + q * p.out_row + j * p.y_pixel, acc[q][j], p.tail);
     }
   }
 }
@@ -146,7 +147,7 @@ __attribute__((always_inline)) static inline void tail_block(const Pass& p,
     const int64_t iw = ow * S - p.pad_left;
     if (n == N) {
       block<V, S, R, N, K, ClipRows, Masked, A>(p, wk, p.x + p.ih0 * p.in_row + iw * p.C,
-                                                p.y + ow * p.C, iw, m);
+                                                p.y + ow * p.y_pixel, iw, m);
     } else {
       tail_block<V, S, R, N - 1, K, ClipRows, Masked, A>(p, wk, ow, n, m);
     }
@@ -169,8 +170,8 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   // 3x3 s1 layers (1 thread, batch 1, alternating in one process).
   int64_t ow = c0;
   const float* x = p.x + p.ih0 * p.in_row + (c0 * S - p.pad_left) * p.C;
-  float* y = p.y + c0 * p.C;
-  const int64_t x_step = B * S * p.C, y_step = B * p.C;
+  float* y = p.y + c0 * p.y_pixel;
+  const int64_t x_step = B * S * p.C, y_step = B * p.y_pixel;
   // With "same" padding only the block at column 0 crosses the left edge, only the block ending at
   // out_w the right one.
   for (; ow + B <= c1 && ow < lo; ow += B, x += x_step, y += y_step) {
@@ -227,7 +228,8 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.C = C;
     p.in_w = g.in_w;
     p.in_row = g.in_w * C;
-    p.out_row = g.out_w * C;
+    p.y_pixel = a.y_pixel_stride;
+    p.out_row = g.out_w * p.y_pixel;
     p.pad_left = g.pad_left;
     p.same = same_columns(3, S, g);
     p.ih0 = oh * S - g.pad_top;
@@ -247,14 +249,15 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
           a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
       NextRows next{{beside(a.x, ih_next * p.in_row + iw_lo * C), (iw_hi - iw_lo) * C, p.in_row,
                      in_rows, tiles},
-                    {beside(a.y, (oh + 2) * p.out_row + c0 * C), (c1 - c0) * C, p.out_row,
+                    {beside(a.y, (oh + 2) * p.out_row + c0 * p.y_pixel), (c1 - c0) * p.y_pixel,
+                     p.out_row,
                      out_rows, tiles}};
       for (int64_t t = 0; t < tiles; ++t) {
         next.step();
         Pass pt = p;
         pt.x = a.x + (a.tile_begin + t) * T;
         pt.w = a.packed + (a.tile_begin + t) * 10 * T;
-        pt.y = a.y + oh * g.out_w * C + (a.tile_begin + t) * T;
+        pt.y = a.y + oh * p.out_row + (a.tile_begin + t) * T;
         const bool masked = t + 1 == tiles && last_tile != T;
         pt.tail = masked ? last_tile : T;
         const typename V::Mask m = masked ? V::tail_mask(last_tile) : typename V::Mask{};

@@ -14,7 +14,7 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p) {
     constexpr Activation A = decltype(tag)::value;
     for (int64_t oh = p.oh_begin; oh < p.oh_end; ++oh) {
       for (int64_t ow = 0; ow < g.out_w; ++ow) {
-        float* y = p.y + (oh * g.out_w + ow) * out_channels;
+        float* y = p.y + (oh * g.out_w + ow) * p.y_pixel_stride;
         for (int64_t t = p.tile_begin; t < p.tile_end; ++t) {
           const int64_t c0 = t * tile;
           const int64_t nc = min_i64(tile, out_channels - c0);

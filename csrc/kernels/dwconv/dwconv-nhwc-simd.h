@@ -38,7 +38,8 @@ struct Row {
   const float* w;       // packed first tile: [bias][taps]
   float* y;             // output pixel (oh, 0), offset to the first tile's channels
   int64_t tiles, w_tile_stride, last_tile_channels;
-  int64_t channels;     // C (input = output channels, multiplier 1)
+  int64_t channels;     // C (input = output channels, multiplier 1): floats between input pixels
+  int64_t y_pixel;      // floats between output pixels
   int64_t in_w;
   bool same;  // stride 1, pad_left = (kernel_w - 1) / 2, in_w == out_w ("same" padding)
   int64_t kh_lo, kh_hi; // kernel rows that land inside the image
@@ -88,7 +89,7 @@ static inline void block_fixed(const Row& r, int64_t ow0, typename V::Mask m) {
     }
   }
 #pragma GCC unroll 16
-  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * C, acc[j], m);
+  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m);
 }
 
 // B outputs from ow0, any kernel width, stride and dilation. Taps are clipped to the image per
@@ -124,7 +125,7 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
     }
   }
 #pragma GCC unroll 16
-  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * C, acc[j], m);
+  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m);
 }
 
 // Calls block(masked, tile_row, mask) for each channel tile of the row: all tiles of one block of
@@ -290,11 +291,12 @@ void run(const kernels::DwconvNhwcArgs& p) {
       const int64_t c0 = p.tile_begin * T;
       r.x = p.x + c0;
       r.w = p.packed + p.tile_begin * (1 + taps) * T;
-      r.y = p.y + oh * g.out_w * C + c0;
+      r.y = p.y + oh * g.out_w * p.y_pixel_stride + c0;
       r.tiles = p.tile_end - p.tile_begin;
       r.w_tile_stride = (1 + taps) * T;
       r.last_tile_channels = min_i64(T, C - (p.tile_end - 1) * T);
       r.channels = C;
+      r.y_pixel = p.y_pixel_stride;
       r.in_w = g.in_w;
       r.ih0 = oh * p.window.stride_h - g.pad_top;
       r.dilation_h = p.window.dilation_h;
@@ -315,7 +317,8 @@ void run(const kernels::DwconvNhwcArgs& p) {
       const int64_t steps = r.tiles * max_i64(1, g.out_w / 8);
       NextRows next{{beside(p.x, next_lo * g.in_w * C), g.in_w * C, g.in_w * C,
                      ahead ? next_hi - next_lo : 0, steps},
-                    {beside(p.y, (oh + 1) * g.out_w * C), g.out_w * C, g.out_w * C,
+                    {beside(p.y, (oh + 1) * g.out_w * r.y_pixel), g.out_w * r.y_pixel,
+                     g.out_w * r.y_pixel,
                      ahead && next_out ? 1 : 0, steps}};
       r.ahead = ahead ? &next : nullptr;
       row<V, A>(r, g.out_w);
