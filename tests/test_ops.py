@@ -286,6 +286,22 @@ def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("C", [256, 768])
+@pytest.mark.parametrize("width", [11, 12, 17])
+@pytest.mark.parametrize("K, padding", [(3, "same"), (5, 0), (7, 3)])
+def test_depthwise_nhwc_restrided_wide(isa, threads, C, width, K, padding):
+    """C = 256 or 768 (pixels in four L1 sets) at stride 1 on images at least 12 wide: the input
+    goes through the padded copy too; 11 wide stays in place."""
+    rng = np.random.default_rng(C + width + K + threads)
+    x = randn(rng, x_shape(1, C, 5, width, "NHWC"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC", activation="relu6",
+                use_out=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padding", [0, 1, 2])
 def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
     """Bands larger than L2 with pixels of several cache lines take the 3x3 kernel's software

@@ -68,7 +68,7 @@ class DepthwiseOp {
   bool interleavable() const;  // NCHW, multiplier 1, on a table that interleaves
   // NCHW channel tiles interleaved at a time into an NHWC scratch, or 0 (planar).
   int64_t interleave_tiles() const;
-  // NHWC channels per group copied to a padded pixel stride around the kernel, or 0 (in place).
+  // NHWC channels per group whose input is copied to a padded pixel stride, or 0 (in place).
   int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
 
