@@ -452,6 +452,33 @@ def test_pointwise_every_channel_tail(isa, C, layout):
     compare("pointwise_conv2d", x, w, b, layout=layout, activation=ACTIVATIONS[C % 5])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("Cout", [8, 24, 40, 56, 88])
+@pytest.mark.parametrize("P", [1, 5, 11, 13, 49, 250])
+def test_pointwise_nhwc_three_vector_tail(isa, threads, Cout, P):
+    """NHWC Cout = 16k + 8 (AVX2): the last 24 columns run as one three-vector kernel, 4 rows at a
+    time in groups of 12 rows beside the 6-row kernels; P covers partial groups and tiles."""
+    rng = np.random.default_rng(Cout * 1000 + P + threads)
+    x = randn(rng, x_shape(1, 37, 1, P, "NHWC"))
+    w = randn(rng, (Cout, 37))
+    b = randn(rng, (Cout,))
+    with num_threads(threads):
+        compare("pointwise_conv2d", x, w, b, layout="NHWC", activation="relu6", use_out=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("Cout", [24, 40])
+def test_conv2d_nhwc_three_vector_tail(isa, threads, Cout):
+    """The implicit GEMM's taps with the three-vector kernel on the last 24 columns (13 interior
+    columns per row: a partial group of rows)."""
+    rng = np.random.default_rng(Cout + threads)
+    x = randn(rng, x_shape(2, 20, 9, 15, "NHWC"))
+    w = randn(rng, (Cout, 20, 3, 3))
+    b = randn(rng, (Cout,))
+    with num_threads(threads):
+        compare("conv2d", x, w, b, padding=1, layout="NHWC", activation="relu", use_out=True)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("P", range(1, 71))
 def test_pointwise_every_pixel_tail(isa, P, layout):
