@@ -171,20 +171,25 @@ static void tile(const Tile& t) {
       for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::add(acc[0][i][v], acc[s][i][v]);
     }
   }
-  // The accumulators stay scalar-replaced only if the array is never passed by reference.
+  // The accumulators stay scalar-replaced only if the array is never passed by reference. C's
+  // address in locals: the intrinsic stores may alias t, whose fields would be reloaded after each.
+  float* const c = t.c;
+  const int64_t ldc = t.ldc;
   if (t.last) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) {
-        store_m<V, Masked, NRV>(t.c + i * t.ldc + v * W, v, vactivate<V, A>(acc[0][i][v]), mask);
+        store_m<V, Masked, NRV>(c + i * ldc + v * W, v, vactivate<V, A>(acc[0][i][v]), mask);
       }
     }
   } else {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
-      for (int v = 0; v < NRV; ++v) store_m<V, Masked, NRV>(t.c + i * t.ldc + v * W, v, acc[0][i][v], mask);
+      for (int v = 0; v < NRV; ++v) {
+        store_m<V, Masked, NRV>(c + i * ldc + v * W, v, acc[0][i][v], mask);
+      }
     }
   }
 }
