@@ -151,11 +151,10 @@ void transpose_block(const float* src, int64_t rows, int64_t cols, int64_t r0, i
 // Each of `count` matrices (rows x cols, `rows * cols` apart) transposed, in parallel over row blocks.
 void transpose_all(const float* src, int64_t count, int64_t rows, int64_t cols, float* dst) {
   const int64_t threads = get_num_threads();
-  const int64_t rb = block_size_for(rows, count, threads > 1 ? 4 * threads : 1, 16);
-  const int64_t blocks = ceil_div(rows, rb);
-  parallel_for(count * blocks, count * rows * cols, [&](int64_t task, int) {
-    const int64_t n = task / blocks, r0 = (task % blocks) * rb;
-    transpose_block(src + n * rows * cols, rows, cols, r0, std::min(rows, r0 + rb),
+  const Split blocks = split_for(rows, count, threads > 1 ? 4 * threads : 1, 16);
+  parallel_for(count * blocks.parts, count * rows * cols, [&](int64_t task, int) {
+    const int64_t n = task / blocks.parts, part = task % blocks.parts;
+    transpose_block(src + n * rows * cols, rows, cols, blocks.begin(part), blocks.end(part),
                     dst + n * rows * cols);
   });
 }
@@ -176,9 +175,8 @@ void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* 
   // Interior tasks: blocks of output rows. Border tasks: one border column, a fixed number of rows
   // (one im2col tile, whole MR tiles) so that the tiles, and so the bits, do not depend on the
   // thread count; each interior task also runs every interior_tasks-th border task.
-  const int64_t rows = block_size_for(g.out_h, p.batch * p.groups, min_tasks, 1);
-  const int64_t row_blocks = ceil_div(g.out_h, rows);
-  const int64_t interior_tasks = hi > lo ? p.batch * p.groups * row_blocks : 0;
+  const Split row_blocks = split_for(g.out_h, p.batch * p.groups, min_tasks);
+  const int64_t interior_tasks = hi > lo ? p.batch * p.groups * row_blocks.parts : 0;
   const int64_t edge_rows =
       std::min(g.out_h, std::max(tiles.mr, kMaxTileFloats / depth / tiles.mr * tiles.mr));
   const int64_t edge_chunks = ceil_div(g.out_h, edge_rows);
@@ -202,9 +200,9 @@ void implicit_nhwc(const Conv& cv, const kernels::KernelTable& kt, const float* 
     const float* packed;
     float* yg;
     if (interior_tasks > 0) {
-      image(task / row_blocks, xg, packed, yg);
-      const int64_t oh0 = (task % row_blocks) * rows;
-      const int64_t oh1 = std::min(g.out_h, oh0 + rows);
+      image(task / row_blocks.parts, xg, packed, yg);
+      const int64_t oh0 = row_blocks.begin(task % row_blocks.parts);
+      const int64_t oh1 = row_blocks.end(task % row_blocks.parts);
       const float** a_taps = taps_buf.data() + thread * taps;
       kernels::GemmTapsArgs a;
       a.m = hi - lo;
@@ -308,12 +306,10 @@ void Conv2dOp::operator()(const float* x, float* y) const {
   const int64_t kc = gemm_kc(depth, tiles);
   const int64_t max_reused = std::max(std::max(tiles.mr, tiles.nr), (int64_t(1) << 16) / kc);
   const int64_t unit = p.layout == Layout::NCHW ? tiles.nr : tiles.mr;
-  // Pixel block: whole GEMM tiles, the im2col tile within kMaxTileFloats, enough tasks.
-  int64_t block = std::max(unit, kMaxTileFloats / depth / unit * unit);
-  block = std::min(block,
-                   ceil_div(block_size_for(pixels, p.batch * p.groups, min_tasks, unit), unit) * unit);
-  block = std::max<int64_t>(1, std::min(block, pixels));
-  const int64_t blocks = ceil_div(pixels, block);
+  // Pixel blocks: whole GEMM tiles, the im2col tile within kMaxTileFloats, enough tasks.
+  const Split blocks = split_for(pixels, p.batch * p.groups, min_tasks, unit,
+                                 std::max(unit, kMaxTileFloats / depth / unit * unit));
+  const int64_t block = blocks.max_size(), tasks = p.batch * p.groups * blocks.parts;
   const Scratch tiles_buf = alloc_scratch(in_place ? 0 : threads * block * depth);
 
   if (p.layout == Layout::NCHW && packed_ != nullptr && !in_place) {
@@ -331,11 +327,11 @@ void Conv2dOp::operator()(const float* x, float* y) const {
     const int64_t mb = std::min(cout_g, std::max(tiles.mr, (int64_t(1) << 15) / kc / tiles.mr * tiles.mr));
     const int64_t ws_floats = gemm_rows_workspace(kc, block, tiles);
     const Scratch workspace = alloc_scratch(threads * ws_floats);
-    parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
-      const int64_t n = task / (p.groups * blocks);
-      const int64_t grp = (task / blocks) % p.groups;
-      const int64_t p0 = (task % blocks) * block;
-      const int64_t nb = std::min(block, pixels - p0);
+    parallel_for(tasks, p.y_count * depth, [&](int64_t task, int thread) {
+      const int64_t n = task / (p.groups * blocks.parts);
+      const int64_t grp = (task / blocks.parts) % p.groups;
+      const int64_t p0 = blocks.begin(task % blocks.parts);
+      const int64_t nb = blocks.end(task % blocks.parts) - p0;
       const float* xg = x + (n * p.in_channels + grp * cin_g) * p.in_pixels();
       kernels::GemmBlockArgs a;
       if (in_place) {
@@ -367,11 +363,11 @@ void Conv2dOp::operator()(const float* x, float* y) const {
     implicit_nhwc(cv, kt, packed_.get(), x, y, nb);
     return;
   }
-  parallel_for(p.batch * p.groups * blocks, p.y_count * depth, [&](int64_t task, int thread) {
-    const int64_t n = task / (p.groups * blocks);
-    const int64_t grp = (task / blocks) % p.groups;
-    const int64_t p0 = (task % blocks) * block;
-    const int64_t mb = std::min(block, pixels - p0);
+  parallel_for(tasks, p.y_count * depth, [&](int64_t task, int thread) {
+    const int64_t n = task / (p.groups * blocks.parts);
+    const int64_t grp = (task / blocks.parts) % p.groups;
+    const int64_t p0 = blocks.begin(task % blocks.parts);
+    const int64_t mb = blocks.end(task % blocks.parts) - p0;
     const float* xg = x + n * p.in_pixels() * p.in_channels + grp * cin_g;
     kernels::GemmBlockArgs a;
     if (in_place) {

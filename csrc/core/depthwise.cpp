@@ -392,29 +392,25 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const int64_t tiles_total = tiles();
   // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
   // threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
-  // for the threads (7x7x960), a group of tiles.
-  int64_t per_task_tiles = block_size_for(tiles_total, p.batch * g.out_h, min_tasks, 1);
-  if (p.layout == Layout::NCHW) {
-    per_task_tiles = std::min(std::max<int64_t>(interleave_tiles(), 1),
-                              block_size_for(tiles_total, p.batch, min_tasks, 1));
-  }
-  const int64_t tile_groups = ceil_div(tiles_total, per_task_tiles);
-  const int64_t rows = std::min(max_band_rows(),
-                                block_size_for(g.out_h, p.batch * tile_groups, min_tasks, 1));
-  const int64_t bands = ceil_div(g.out_h, rows);
-  const int64_t scratch_each = scratch_floats(rows);
+  // for the threads (7x7x960), a range of tiles.
+  const Split tile_parts =
+      p.layout == Layout::NCHW
+          ? split_for(tiles_total, p.batch, min_tasks, 1, std::max<int64_t>(interleave_tiles(), 1))
+          : split_for(tiles_total, p.batch * g.out_h, min_tasks);
+  const Split bands = split_for(g.out_h, p.batch * tile_parts.parts, min_tasks, 1, max_band_rows());
+  const int64_t scratch_each = scratch_floats(bands.max_size());
   const Scratch scratch = alloc_scratch(scratch_each * threads);
   const int64_t x_image = p.in_pixels() * p.in_channels;
   const int64_t y_image = p.out_pixels() * p.out_channels;
   const bool nhwc = p.layout == Layout::NHWC;
   const int64_t work = p.y_count * p.window.kernel_h * p.window.kernel_w;
 
-  parallel_for(p.batch * bands * tile_groups, work, [&](int64_t task, int thread) {
-    const int64_t n = task / (bands * tile_groups);
-    const int64_t oh0 = (task / tile_groups) % bands * rows;
-    const int64_t oh1 = std::min(g.out_h, oh0 + rows);
-    const int64_t t0 = task % tile_groups * per_task_tiles;
-    const int64_t t1 = std::min(tiles_total, t0 + per_task_tiles);
+  parallel_for(p.batch * bands.parts * tile_parts.parts, work, [&](int64_t task, int thread) {
+    const int64_t n = task / (bands.parts * tile_parts.parts);
+    const int64_t band_index = (task / tile_parts.parts) % bands.parts;
+    const int64_t oh0 = bands.begin(band_index), oh1 = bands.end(band_index);
+    const int64_t t0 = tile_parts.begin(task % tile_parts.parts);
+    const int64_t t1 = tile_parts.end(task % tile_parts.parts);
     const int64_t r0 = band_of(p, oh0, oh1).r0;
     const int64_t x_row = nhwc ? g.in_w * p.in_channels : g.in_w;
     const int64_t y_row = nhwc ? g.out_w * p.out_channels : g.out_w;

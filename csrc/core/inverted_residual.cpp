@@ -102,8 +102,9 @@ void InvertedResidualOp::operator()(const float* x, float* y) const {
   const int64_t cin = expand_ ? plan_.expansion.in_channels : ce;
   const int64_t rows = band_rows_;
   const int64_t threads = get_num_threads();
-  const int64_t chunk = block_size_for(g.out_h, d.batch, threads, rows);
-  const int64_t chunks = ceil_div(g.out_h, chunk);
+  // One range of output rows per task, at least one band each.
+  const int64_t max_chunks = std::max<int64_t>(1, g.out_h / rows);
+  const Split chunks{g.out_h, 1, std::clamp<int64_t>(ceil_div(threads, d.batch), 1, max_chunks)};
   // The expanded rows of a band: at most `capacity` rows, one plane of them per channel in NCHW.
   const Window& w = d.window;
   const int64_t capacity = std::min(g.in_h, (rows - 1) * w.stride_h + (w.kernel_h - 1) * w.dilation_h + 1);
@@ -122,9 +123,9 @@ void InvertedResidualOp::operator()(const float* x, float* y) const {
   const int64_t work = (expand_ ? plan_.expansion.y_count * cin : 0) +
                        d.y_count * w.kernel_h * w.kernel_w + plan_.projection.y_count * ce;
 
-  parallel_for(d.batch * chunks, work, [&](int64_t task, int thread) {
-    const int64_t n = task / chunks;
-    const int64_t oh_begin = task % chunks * chunk, oh_end = std::min(g.out_h, oh_begin + chunk);
+  parallel_for(d.batch * chunks.parts, work, [&](int64_t task, int thread) {
+    const int64_t n = task / chunks.parts, part = task % chunks.parts;
+    const int64_t oh_begin = chunks.begin(part), oh_end = chunks.end(part);
     const float* x_image = x + n * in_pixels * cin;
     float* y_image = y + n * out_pixels * cout;
     float* expanded = scratch.get() + thread * per_thread;

@@ -65,12 +65,7 @@ GemmBlocks gemm_blocks(int64_t m, int64_t n, int64_t mr, int64_t nr, int64_t max
       ++n_blocks;
     }
   }
-  GemmBlocks b;
-  b.mb = std::min(m, ceil_div(mt, m_blocks) * mr);
-  b.nb = std::min(n, ceil_div(nt, n_blocks) * nr);
-  b.m_blocks = ceil_div(m, b.mb);
-  b.n_blocks = ceil_div(n, b.nb);
-  return b;
+  return GemmBlocks{Split{m, mr, std::min(m_blocks, mt)}, Split{n, nr, std::min(n_blocks, nt)}};
 }
 
 }  // namespace detail

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "core/parallel.h"
 #include "kernels/kernels.h"
 
 #if defined(__SSE2__)
@@ -42,11 +43,11 @@ inline void transpose_4x4(const float* src, int64_t src_stride, float* dst, int6
 // k-block for a depth of k: the table's kc, balanced so that the blocks are near equal.
 int64_t gemm_kc(int64_t k, const kernels::GemmTiles& t);
 
-// A partition of an m x n GEMM into blocks of mb x nb (multiples of the tile unless the whole
-// dimension): at most max_mb x max_nb (rounded to whole tiles), and at least min_tasks blocks
-// (counting `other` independent GEMMs) while blocks can still be split.
+// A partition of an m x n GEMM into blocks of whole tiles (mr x nr; the last may be short), even
+// in each dimension (parallel.h: Split): at most max_mb x max_nb (rounded down to whole tiles), and
+// at least min_tasks blocks (counting `other` independent GEMMs) while blocks can still be split.
 struct GemmBlocks {
-  int64_t mb, nb, m_blocks, n_blocks;
+  Split m, n;
 };
 GemmBlocks gemm_blocks(int64_t m, int64_t n, int64_t mr, int64_t nr, int64_t max_mb, int64_t max_nb,
                        int64_t other, int64_t min_tasks);

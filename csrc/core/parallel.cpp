@@ -49,12 +49,13 @@ bool openmp_enabled() {
 
 namespace detail {
 
-int64_t block_size_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t min_block) {
-  const int64_t wanted_blocks = ceil_div(min_tasks, other_tasks < 1 ? 1 : other_tasks);
-  int64_t block = ceil_div(total, wanted_blocks < 1 ? 1 : wanted_blocks);
-  if (block < min_block) block = min_block;
-  if (block > total) block = total;
-  return block < 1 ? 1 : block;
+Split split_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t unit,
+                int64_t max_size) {
+  unit = std::max<int64_t>(1, unit);
+  const int64_t units = std::max<int64_t>(1, ceil_div(total, unit));
+  int64_t parts = ceil_div(std::max<int64_t>(1, min_tasks), std::max<int64_t>(1, other_tasks));
+  if (max_size > 0) parts = std::max(parts, ceil_div(units, std::max<int64_t>(1, max_size / unit)));
+  return Split{total, unit, std::clamp<int64_t>(parts, 1, units)};
 }
 
 }  // namespace detail

@@ -2,6 +2,7 @@
 // process-wide thread count (set_num_threads) passed explicitly.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "sepconv/sepconv.h"
@@ -35,11 +36,28 @@ void parallel_for(int64_t num_tasks, int64_t work, Task&& task) {
 #endif
 }
 
-// Splits `total` items into blocks so that there are at least `min_tasks` blocks overall when
-// multiplied by `other_tasks` (and blocks are never smaller than `min_block`); returns block size.
-int64_t block_size_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t min_block);
-
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// `total` items as `parts` contiguous ranges of whole `unit`s (the last unit may be short) whose
+// sizes differ by at most one unit: part i is [begin(i), end(i)). Blocks of ceil(total / parts)
+// would leave fewer, uneven parts (14 rows for 8 tasks: 7 blocks of 2, 4 on one thread and 3 on
+// the other); even parts give each of the static schedule's threads the same work when the
+// task count is a multiple of the threads.
+struct Split {
+  int64_t total, unit, parts;
+  int64_t begin(int64_t i) const {
+    return std::min(total, i * ceil_div(total, unit) / parts * unit);
+  }
+  int64_t end(int64_t i) const { return begin(i + 1); }
+  int64_t max_size() const {
+    return std::min(total, ceil_div(ceil_div(total, unit), parts) * unit);
+  }
+};
+
+// An even split of `total` into at least `min_tasks` parts when multiplied by `other_tasks`, no
+// part larger than `max_size` (0: any), as many parts as there are units at most.
+Split split_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t unit = 1,
+                int64_t max_size = 0);
 
 }  // namespace detail
 }  // namespace sepconv

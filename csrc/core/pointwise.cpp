@@ -123,19 +123,18 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   const int64_t n_total = nhwc ? cout : pixels;
   const GemmBlocks blk = gemm_blocks(m_total, n_total, t.mr, t.nr, max_m_block(), max_n_block(),
                                      gemms, min_tasks);
-  const int64_t per_gemm = blk.m_blocks * blk.n_blocks;
-  const int64_t ws_floats = workspace_floats(blk.nb);
+  const int64_t per_gemm = blk.m.parts * blk.n.parts;
+  const int64_t ws_floats = workspace_floats(blk.n.max_size());
   const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
   const bool streamed = nhwc && cin >= kStreamedMinDepth &&
                         p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
   parallel_for(gemms * per_gemm, p.y_count * cin, [&](int64_t task, int thread) {
     const int64_t g = task / per_gemm;
-    const int64_t m0 = (task % per_gemm) / blk.n_blocks * blk.mb;
-    const int64_t n0 = (task % blk.n_blocks) * blk.nb;
-    gemm(m0, std::min(blk.mb, m_total - m0), n0, std::min(blk.nb, n_total - n0),
-         x + g * cin * pixels, x_stride, y + g * cout * pixels, y_stride,
-         workspace.get() + thread * ws_floats, streamed);
+    const int64_t mi = (task % per_gemm) / blk.n.parts, ni = task % blk.n.parts;
+    const int64_t m0 = blk.m.begin(mi), n0 = blk.n.begin(ni);
+    gemm(m0, blk.m.end(mi) - m0, n0, blk.n.end(ni) - n0, x + g * cin * pixels, x_stride,
+         y + g * cout * pixels, y_stride, workspace.get() + thread * ws_floats, streamed);
   });
 }
 

@@ -73,8 +73,8 @@ void SeparableOp::operator()(const float* x, float* y) const {
   }
   const Geometry& g = d.geometry;
   const int64_t threads = get_num_threads();
-  const int64_t rows = std::min(band_rows_, block_size_for(g.out_h, d.batch, 2 * threads, 1));
-  const int64_t bands = ceil_div(g.out_h, rows);
+  const Split bands = split_for(g.out_h, d.batch, 2 * threads, 1, band_rows_);
+  const int64_t rows = bands.max_size();
   const int64_t band_floats = rows * g.out_w * d.out_channels;
   const int64_t dw_scratch = dw_.scratch_floats(rows);
   const int64_t pw_scratch = pw_.workspace_floats(rows * g.out_w);
@@ -86,10 +86,9 @@ void SeparableOp::operator()(const float* x, float* y) const {
   const int64_t work = d.y_count * d.window.kernel_h * d.window.kernel_w +
                        plan_.pointwise.y_count * cm;
 
-  parallel_for(d.batch * bands, work, [&](int64_t task, int thread) {
-    const int64_t n = task / bands;
-    const int64_t oh0 = task % bands * rows;
-    const int64_t oh1 = std::min(g.out_h, oh0 + rows);
+  parallel_for(d.batch * bands.parts, work, [&](int64_t task, int thread) {
+    const int64_t n = task / bands.parts, part = task % bands.parts;
+    const int64_t oh0 = bands.begin(part), oh1 = bands.end(part);
     const int64_t band_pixels = (oh1 - oh0) * g.out_w;
     float* band = scratch.get() + thread * per_thread;
     const int64_t r0 = dw_.input_rows(oh0, oh1).first;

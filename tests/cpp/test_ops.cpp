@@ -4,6 +4,7 @@
 // missed or out-of-bounds write fails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -14,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/parallel.h"
 #include "reference.h"
 #include "sepconv/layers.h"
 #include "sepconv/sepconv.h"
@@ -938,6 +940,42 @@ TEST(Arguments, Runtime) {
   }
   sepconv::set_isa(before);
   EXPECT_TRUE(sepconv::isa_supported(sepconv::active_isa()));
+}
+
+// The operators' task ranges: contiguous, covering every item once, whole units (but the last), and
+// sizes within one unit of each other, so that a static schedule balances.
+TEST(Partition, EvenSplits) {
+  for (int64_t total : {1, 7, 14, 49, 196, 3136}) {
+    for (int64_t unit : {1, 6, 16}) {
+      for (int64_t min_tasks : {1, 4, 8, 12}) {
+        const sepconv::detail::Split s = sepconv::detail::split_for(total, 1, min_tasks, unit);
+        const int64_t units = (total + unit - 1) / unit;
+        EXPECT_EQ(s.parts, std::min(min_tasks, units)) << total << " " << unit << " " << min_tasks;
+        EXPECT_EQ(s.begin(0), 0);
+        EXPECT_EQ(s.end(s.parts - 1), total);
+        int64_t smallest = total, largest = 0;
+        for (int64_t i = 0; i < s.parts; ++i) {
+          EXPECT_EQ(s.begin(i) % unit, 0);
+          EXPECT_LT(s.begin(i), s.end(i));
+          if (i + 1 < s.parts) {
+            smallest = std::min(smallest, s.end(i) - s.begin(i));
+            largest = std::max(largest, s.end(i) - s.begin(i));
+          }
+          EXPECT_LE(s.end(i) - s.begin(i), s.max_size());
+        }
+        if (s.parts > 2) {
+          EXPECT_LE(largest - smallest, unit) << total << " " << unit;
+        }
+      }
+    }
+  }
+  // 14 rows for 8 tasks: 8 bands of 1-2 rows, 7 rows for each of 2 threads' halves.
+  const sepconv::detail::Split rows = sepconv::detail::split_for(14, 1, 8);
+  EXPECT_EQ(rows.parts, 8);
+  EXPECT_EQ(rows.begin(4), 7);
+  // A cap on the size raises the part count.
+  EXPECT_EQ(sepconv::detail::split_for(100, 1, 1, 1, 30).parts, 4);
+  EXPECT_LE(sepconv::detail::split_for(100, 1, 1, 1, 30).max_size(), 30);
 }
 
 TEST(Arguments, UnsupportedAvx512) {
