@@ -55,7 +55,7 @@ GemmBlocks gemm_blocks(int64_t m, int64_t n, int64_t mr, int64_t nr, int64_t max
   int64_t m_blocks = ceil_div(mt, std::max<int64_t>(1, max_mb / mr));
   int64_t n_blocks = ceil_div(nt, std::max<int64_t>(1, max_nb / nr));
   other = std::max<int64_t>(1, other);
-  while (m_blocks * n_blocks * other < min_tasks) {
+  while (m_blocks * n_blocks * other < min_tasks || tasks_unbalanced(m_blocks * n_blocks * other)) {
     const int64_t per_m = ceil_div(mt, m_blocks), per_n = ceil_div(nt, n_blocks);
     if (per_m <= 1 && per_n <= 1) break;
     // Split the dimension with more tiles per block; M first on ties (distinct inputs per task).

@@ -45,7 +45,8 @@ int64_t gemm_kc(int64_t k, const kernels::GemmTiles& t);
 
 // A partition of an m x n GEMM into blocks of whole tiles (mr x nr; the last may be short), even
 // in each dimension (parallel.h: Split): at most max_mb x max_nb (rounded down to whole tiles), and
-// at least min_tasks blocks (counting `other` independent GEMMs) while blocks can still be split.
+// at least min_tasks blocks (counting `other` independent GEMMs), a number the threads divide,
+// while blocks can still be split.
 struct GemmBlocks {
   Split m, n;
 };

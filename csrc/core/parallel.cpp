@@ -49,13 +49,20 @@ bool openmp_enabled() {
 
 namespace detail {
 
+bool tasks_unbalanced(int64_t tasks) {
+  const int64_t threads = get_num_threads();
+  return threads > 1 && tasks % threads != 0;
+}
+
 Split split_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t unit,
                 int64_t max_size) {
   unit = std::max<int64_t>(1, unit);
   const int64_t units = std::max<int64_t>(1, ceil_div(total, unit));
   int64_t parts = ceil_div(std::max<int64_t>(1, min_tasks), std::max<int64_t>(1, other_tasks));
   if (max_size > 0) parts = std::max(parts, ceil_div(units, std::max<int64_t>(1, max_size / unit)));
-  return Split{total, unit, std::clamp<int64_t>(parts, 1, units)};
+  parts = std::clamp<int64_t>(parts, 1, units);
+  while (parts < units && tasks_unbalanced(parts * std::max<int64_t>(1, other_tasks))) ++parts;
+  return Split{total, unit, parts};
 }
 
 }  // namespace detail

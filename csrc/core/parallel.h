@@ -54,8 +54,12 @@ struct Split {
   }
 };
 
+// Whether `tasks` equal tasks leave some of the process-wide threads one task short.
+bool tasks_unbalanced(int64_t tasks);
+
 // An even split of `total` into at least `min_tasks` parts when multiplied by `other_tasks`, no
-// part larger than `max_size` (0: any), as many parts as there are units at most.
+// part larger than `max_size` (0: any), as many parts as there are units at most, and, where the
+// units allow, a task count that the threads divide.
 Split split_for(int64_t total, int64_t other_tasks, int64_t min_tasks, int64_t unit = 1,
                 int64_t max_size = 0);
 

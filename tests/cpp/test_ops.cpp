@@ -945,6 +945,8 @@ TEST(Arguments, Runtime) {
 // The operators' task ranges: contiguous, covering every item once, whole units (but the last), and
 // sizes within one unit of each other, so that a static schedule balances.
 TEST(Partition, EvenSplits) {
+  const int threads = sepconv::get_num_threads();
+  sepconv::set_num_threads(1);
   for (int64_t total : {1, 7, 14, 49, 196, 3136}) {
     for (int64_t unit : {1, 6, 16}) {
       for (int64_t min_tasks : {1, 4, 8, 12}) {
@@ -976,6 +978,13 @@ TEST(Partition, EvenSplits) {
   // A cap on the size raises the part count.
   EXPECT_EQ(sepconv::detail::split_for(100, 1, 1, 1, 30).parts, 4);
   EXPECT_LE(sepconv::detail::split_for(100, 1, 1, 1, 30).max_size(), 30);
+  // With 2 threads the task count (parts x other tasks) is even where the units allow.
+  sepconv::set_num_threads(2);
+  EXPECT_EQ(sepconv::detail::split_for(100, 1, 1, 1, 30).parts, 4);
+  EXPECT_EQ(sepconv::detail::split_for(100, 3, 8, 1, 0).parts, 4);  // 3 x 3 = 9 -> 3 x 4
+  EXPECT_EQ(sepconv::detail::split_for(100, 1, 1, 1, 40).parts, 4);  // 3 -> 4
+  EXPECT_EQ(sepconv::detail::split_for(3, 1, 1, 1, 1).parts, 3);     // no more units
+  sepconv::set_num_threads(threads);
 }
 
 TEST(Arguments, UnsupportedAvx512) {
