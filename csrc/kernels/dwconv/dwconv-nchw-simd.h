@@ -6,9 +6,15 @@
 //  - Square 3x3, 5x5, 7x7 kernels with stride 1 or 2 and dilation 1 (everything known at compile
 //    time): the (R-1)*S+K input rows of a block are loaded once per kernel column and each vector
 //    feeds every output row that reads it, so 3x3 s1 with R = 4, B = 1 needs 0.5 loads per FMA.
-//    The K*K weights are broadcast once per row pass: for 3x3 on AVX2 they stay in registers
-//    (9 weights + 4 accumulators + 1 input of 16); 5x5 and 7x7 (R = 2, B = 4) read them from the
-//    stack as FMA memory operands, one per kernel tap and output row, shared by the B vectors.
+//    The K*K weights are broadcast once per row pass onto the stack, and the FMAs read them as
+//    memory operands (objdump: GCC does so for 3x3 too, where 9 weights + 4 accumulators + 1
+//    input would fit AVX2's 16 registers). 3x3 s1 runs about one FMA per cycle even on a plane in
+//    L1 (C1@112: 46-57 GFLOP/s); more accumulators did not help there. Measured against R = 4,
+//    B = 1 (1 thread, alternating in one process, C1@112 / C32@112 / C1@56 / C144@56, two runs
+//    where two ranges): R = 6 0.97-1.11 / 0.97-1.10 / 0.86 / 0.97-1.02, R = 8 1.05 / 0.99-1.02 /
+//    0.89 / 0.96-1.01, R = 4 x B = 2 1.00 / 1.04-1.11 / 0.89 / 0.89-0.96, 4 x 3 0.92 / 0.91 /
+//    0.83 / 0.93, 2 x 3 0.68-0.75, 2 x 4 0.75-0.91.
+//    5x5 and 7x7 (R = 2, B = 4) share each weight operand between the B vectors.
 //    Stride 2 loads two vectors per pair of kernel columns and splits even and odd lanes.
 //  - Any other kernel, stride or dilation: R = 2, B = 4 (8 accumulators cover the FMA latency),
 //    every tap's weight broadcast once for all of them; stride 1 and 2 load contiguous vectors,
@@ -118,9 +124,8 @@ static inline void store_block(typename V::Reg (&acc)[R][B], float* y, int64_t o
   }
 }
 
-// The K*K weights of a square kernel, broadcast once per row pass. When they do not fit in registers
-// next to the accumulators (5x5 and 7x7 on AVX2) the compiler keeps the broadcast vectors on the
-// stack and the FMAs read them as memory operands at fixed offsets.
+// The K*K weights of a square kernel, broadcast once per row pass; the compiler keeps the broadcast
+// vectors on the stack and the FMAs read them as memory operands at fixed offsets.
 template <class V, int K>
 struct SquareWeights {
   explicit SquareWeights(const float* w) {
