@@ -6,10 +6,15 @@
 //  - Square 3x3, 5x5, 7x7 kernels with stride 1 or 2 and dilation 1 (everything known at compile
 //    time): the (R-1)*S+K input rows of a block are loaded once per kernel column and each vector
 //    feeds every output row that reads it, so 3x3 s1 with R = 4, B = 1 needs 0.5 loads per FMA.
-//    The K*K weights are broadcast once per row pass onto the stack, and the FMAs read them as
-//    memory operands (objdump: GCC does so for 3x3 too, where 9 weights + 4 accumulators + 1
-//    input would fit AVX2's 16 registers). 3x3 s1 runs about one FMA per cycle even on a plane in
-//    L1 (C1@112: 46-57 GFLOP/s); more accumulators did not help there. Measured against R = 4,
+//    The K*K weights are broadcast once per plane onto the stack, and the FMAs read them as
+//    memory operands (objdump: GCC did so for 3x3 too, where 9 weights + 4 accumulators + 1
+//    input would fit AVX2's 16 registers), which made 3x3 s1 load-bound at about one FMA per
+//    cycle even on a plane in L1 (C1@112: 44-57 GFLOP/s). With the blocks inlined into the row
+//    passes (always_inline; GCC had kept them out of line) and a copy of the 9 weights per pass,
+//    78 of the 3x3 s1 plane's 261 FMAs take no memory operand: 3x3 s1 C32@112, C16@112,
+//    C144@56, C64@56 1.15-1.21x, C96@32 1.12x, batch 8 on 2 threads 1.17x; s2 C96@112 and
+//    C144@56 1.07-1.10x; 5x5 and 7x7 0.99-1.02x (1 thread unless said, alternating in one process
+//    against the out-of-line blocks). More accumulators did not help; measured against R = 4 x
 //    B = 1 (1 thread, alternating in one process, C1@112 / C32@112 / C1@56 / C144@56, two runs
 //    where two ranges): R = 6 0.97-1.11 / 0.97-1.10 / 0.86 / 0.97-1.02, R = 8 1.05 / 0.99-1.02 /
 //    0.89 / 0.96-1.01, R = 4 x B = 2 1.00 / 1.04-1.11 / 0.89 / 0.89-0.96, 4 x 3 0.92 / 0.91 /
@@ -146,8 +151,9 @@ template <int K, int S>
 constexpr int kSquareVectors = S == 1 ? K : (K + 1) / 2;
 
 template <class V, int K, int S, int R, int B, bool Edge, bool RowsInside, Activation A>
-static inline void block_square(const Plane& p, const SquareWeights<V, K>& w,
-                                const Lanes<V, S>* lanes, int64_t oh, int64_t ow0) {
+__attribute__((always_inline)) static inline void block_square(
+    const Plane& p, const SquareWeights<V, K>& w, const Lanes<V, S>* lanes, int64_t oh,
+    int64_t ow0) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
   constexpr int kInputRows = (R - 1) * S + K;
@@ -332,10 +338,19 @@ static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end
   valid_outputs(-p.pad_top, S, p.in_h - (K - 1), oh_end, &rows_lo, &rows_hi);
   const auto clean = [&](int64_t ow_begin, int64_t ow_end) {
     row_passes_split<R>(oh_begin, oh_end, rows_lo, rows_hi, [&](auto inside, auto rows, int64_t oh) {
-      clean_blocks<V, B>(ow_begin, ow_end, [&](auto vectors, int64_t ow) {
-        block_square<V, K, S, decltype(rows)::value, decltype(vectors)::value, false,
-                     decltype(inside)::value, A>(p, w, nullptr, oh, ow);
-      });
+      const auto blocks = [&](const SquareWeights<V, K>& pass_w) {
+        clean_blocks<V, B>(ow_begin, ow_end, [&](auto vectors, int64_t ow) {
+          block_square<V, K, S, decltype(rows)::value, decltype(vectors)::value, false,
+                       decltype(inside)::value, A>(p, pass_w, nullptr, oh, ow);
+        });
+      };
+      // 3x3: each pass broadcasts its own 9 weights, local to the inlined block loop, so that
+      // GCC keeps more of them in registers (see the file comment).
+      if constexpr (K == 3) {
+        blocks(SquareWeights<V, K>(p.w));
+      } else {
+        blocks(w);
+      }
     });
   };
   split_columns<V, B>(p.out_w, lo, hi, border, clean);
