@@ -173,11 +173,12 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   float* y = p.y + c0 * p.y_pixel;
   const int64_t x_step = B * S * p.C, y_step = B * p.y_pixel;
   // With "same" padding only the block at column 0 crosses the left edge, only the block ending at
-  // out_w the right one.
+  // out_w the right one (on a row B wide, the same block).
   for (; ow + B <= c1 && ow < lo; ow += B, x += x_step, y += y_step) {
     const int64_t iw = ow * S - p.pad_left;
-    if (p.same) block<V, S, R, B, Cols::Left, ClipRows, Masked, A>(p, wk, x, y, iw, m);
-    else block<V, S, R, B, Cols::Any, ClipRows, Masked, A>(p, wk, x, y, iw, m);
+    if (!p.same) block<V, S, R, B, Cols::Any, ClipRows, Masked, A>(p, wk, x, y, iw, m);
+    else if (ow + B > hi) block<V, S, R, B, Cols::Both, ClipRows, Masked, A>(p, wk, x, y, iw, m);
+    else block<V, S, R, B, Cols::Left, ClipRows, Masked, A>(p, wk, x, y, iw, m);
   }
   for (; ow + B <= min_i64(c1, hi); ow += B, x += x_step, y += y_step) {
     block<V, S, R, B, Cols::Inside, ClipRows, Masked, A>(p, wk, x, y, 0, m);
@@ -188,7 +189,9 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
     else block<V, S, R, B, Cols::Any, ClipRows, Masked, A>(p, wk, x, y, iw, m);
   }
   if (ow < c1) {
-    if (p.same && c1 == p.in_w) {
+    if (p.same && c1 == p.in_w && ow < lo) {  // a row narrower than one block
+      tail_block<V, S, R, B - 1, Cols::Both, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
+    } else if (p.same && c1 == p.in_w) {
       tail_block<V, S, R, B - 1, Cols::Right, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
     } else {
       tail_block<V, S, R, B - 1, Cols::Any, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
