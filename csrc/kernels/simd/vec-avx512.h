@@ -60,6 +60,12 @@ struct VecAvx512 {
     return _mm512_permutex2var_ps(a, index, b);
   }
   static Reg from_pair_order(Reg v) { return v; }
+  // Lanes N .. N + 15 of the 32 floats lo:hi, 0 < N < 16 (one VALIGND).
+  template <int N>
+  static Reg alignr(Reg hi, Reg lo) {
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), N));
+  }
 
  private:
   static unsigned clamp_lanes(int64_t n) {
