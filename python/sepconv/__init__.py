@@ -60,8 +60,8 @@ def get_num_threads() -> int:
 def config() -> dict:
     """The build and runtime configuration: version, active ISA, ISAs this CPU can run, threads.
 
-    ``isa_auto`` lists the ISAs chosen automatically when SEPCONV_ISA is unset: AVX-512 kernels
-    are compiled but opt-in (``SEPCONV_ISA=avx512``) until tested on a CPU that has AVX-512.
+    ``isa_auto`` lists the ISAs eligible for automatic selection when SEPCONV_ISA is unset (the
+    widest one this CPU runs is chosen).
 
     Example:
       >>> import sepconv

@@ -147,7 +147,7 @@ bool openmp_enabled();
 Isa active_isa();
 void set_isa(Isa isa);               // throws InvalidArgument if this CPU cannot run it
 bool isa_supported(Isa isa);         // compiled in and runnable on this CPU
-bool isa_auto_selected(Isa isa);     // eligible for automatic selection (AVX-512: not yet, untested)
+bool isa_auto_selected(Isa isa);     // eligible for automatic selection
 const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name);  // throws InvalidArgument for unknown names
 
