@@ -3,16 +3,17 @@
 //
 // Build: part of the benchmarks (target sepconv_machine), or standalone:
 //   g++ -O2 -fopenmp bench/machine.cpp -o machine
-// No -mavx2 is needed (nor wanted) on the command line: the AVX2+FMA loops carry
-// __attribute__((target("avx2,fma"))) and run only if __builtin_cpu_supports says so; everything
+// No -mavx2 is needed (nor wanted) on the command line: the AVX2+FMA and AVX-512 loops carry
+// __attribute__((target(...))) and run only if __builtin_cpu_supports says so; everything
 // else is baseline code, so the binary runs (scalar fallback) on any x86-64 or other CPU.
 //
 // Flags: --json PATH   write results as JSON
 //        --samples N   timed samples per measurement (default 7; the median is reported)
 //        --threads N   thread count for the "all threads" column (default: OpenMP max threads)
 //
-// Method. FMA: 12 independent accumulators (acc = acc * m + a) per iteration, enough to cover FMA
-// latency x throughput on current x86 cores; 2 FLOP per lane per FMA. Triad: a[i] = b[i] + s * c[i]
+// Method. FMA: 12 independent accumulators (acc = acc * m + a) per iteration, in the widest
+// vectors the CPU runs (AVX-512, else AVX2, else scalar), enough to cover FMA latency x
+// throughput on current x86 cores; 2 FLOP per lane per FMA. Triad: a[i] = b[i] + s * c[i]
 // over three float arrays whose total size is the working set, counted as 12 bytes per element
 // (STREAM convention: write-allocate traffic not counted). L1/L2/L3 working sets are per thread
 // (each thread owns its arrays, so the all-threads column is the aggregate of private caches);
@@ -51,6 +52,17 @@ bool have_avx2_fma() {
 #else
   return false;
 #endif
+}
+
+// The widest FMA this CPU runs: its loop gives the peak (the sepconv kernels of that ISA are
+// compared with it). Triad bandwidth does not depend on the vector width and uses AVX2.
+enum class FmaPath { Scalar, Avx2, Avx512 };
+
+FmaPath widest_fma() {
+#if defined(MACHINE_X86) && (defined(__GNUC__) || defined(__clang__))
+  if (have_avx2_fma() && __builtin_cpu_supports("avx512f")) return FmaPath::Avx512;
+#endif
+  return have_avx2_fma() ? FmaPath::Avx2 : FmaPath::Scalar;
 }
 
 int max_threads() {
@@ -111,6 +123,22 @@ __attribute__((target("avx2,fma"), noinline)) float fma_loop_avx2(int64_t iters,
   float r = 0;
   for (float v : lanes) r += v;
   return r;
+}
+
+constexpr double kFlopsPerIterAvx512 = 12.0 * 16 * 2;
+
+__attribute__((target("avx512f"), noinline)) float fma_loop_avx512(int64_t iters, float seed) {
+  const __m512 m = _mm512_set1_ps(0.999999f);
+  const __m512 a = _mm512_set1_ps(1e-6f);
+  __m512 c[12];
+  for (int j = 0; j < 12; ++j) c[j] = _mm512_set1_ps(seed + 0.01f * j);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) c[j] = _mm512_fmadd_ps(c[j], m, a);
+  }
+  __m512 s = c[0];
+  for (int j = 1; j < 12; ++j) s = _mm512_add_ps(s, c[j]);
+  return _mm512_reduce_add_ps(s);
 }
 #endif
 
@@ -242,16 +270,18 @@ Rounds timed_rounds(int threads, int samples, Setup&& setup, Body&& body, Teardo
   return r;
 }
 
-Stat measure_fma(int threads, int samples, bool avx2) {
-  auto run = [avx2](int64_t iters) -> float {
+Stat measure_fma(int threads, int samples, FmaPath path) {
+  auto run = [path](int64_t iters) -> float {
 #if defined(MACHINE_X86)
-    if (avx2) return fma_loop_avx2(iters, 0.5f);
+    if (path == FmaPath::Avx512) return fma_loop_avx512(iters, 0.5f);
+    if (path == FmaPath::Avx2) return fma_loop_avx2(iters, 0.5f);
 #endif
-    (void)avx2;
     return fma_loop_scalar(iters, 0.5f);
   };
 #if defined(MACHINE_X86)
-  const double per_iter = avx2 ? kFlopsPerIterAvx2 : kFlopsPerIterScalar;
+  const double per_iter = path == FmaPath::Avx512 ? kFlopsPerIterAvx512
+                          : path == FmaPath::Avx2 ? kFlopsPerIterAvx2
+                                                  : kFlopsPerIterScalar;
 #else
   const double per_iter = kFlopsPerIterScalar;
 #endif
@@ -400,7 +430,10 @@ int main(int argc, char** argv) {
   }
 
   const bool avx2 = have_avx2_fma();
-  const char* kernel = avx2 ? "avx2+fma (12 x ymm accumulators)" : "scalar (12 accumulators)";
+  const FmaPath fma = widest_fma();
+  const char* kernel = fma == FmaPath::Avx512 ? "avx512f (12 x zmm accumulators)"
+                       : fma == FmaPath::Avx2 ? "avx2+fma (12 x ymm accumulators)"
+                                              : "scalar (12 accumulators)";
   std::string cpu = cpuinfo_field("model name");
   if (cpu.empty()) cpu = "unknown";
   const std::string family = cpuinfo_field("cpu family"), model = cpuinfo_field("model");
@@ -435,8 +468,8 @@ int main(int argc, char** argv) {
   };
   for (Row& r : rows) {
     if (r.ws == 0) {
-      r.one = measure_fma(1, samples, avx2);
-      r.all = measure_fma(all_threads, samples, avx2);
+      r.one = measure_fma(1, samples, fma);
+      r.all = measure_fma(all_threads, samples, fma);
     } else {
       r.one = measure_triad(r.ws, r.per_thread, 1, samples, avx2);
       r.all = measure_triad(r.ws, r.per_thread, all_threads, samples, avx2);
