@@ -231,8 +231,8 @@ def test_depthwise_nhwc_row_borders(isa, K, stride, W, pad_w, C):
             layout="NHWC", activation=ACTIVATIONS[(K + W) % 5])
 
 
-# Stride-1 images at most 12 outputs wide run one block per output row and tile (the row kernel's
-# segments), 13 the two-row passes: asymmetric paddings clip either end of the row or none ("same" padding
+# Stride-1 images at most 12 (AVX-512: 5) outputs wide run one block per output row and tile (the
+# row kernel's segments), wider ones the two-row passes: asymmetric paddings clip either end of the row or none ("same" padding
 # at compile time), rows above and below the image are skipped, 19 channels leave a tail tile;
 # the fused separable op runs them on row bands.
 @pytest.mark.parametrize("W", [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13])
@@ -285,6 +285,20 @@ def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding)
     with num_threads(threads):
         compare("depthwise_conv2d", x, w, b, stride=stride, dilation=dilation, padding=padding,
                 layout="NHWC", activation="hardswish", use_out=True)
+
+
+# Kernels without a specialised row (4x4, 9x9, dilation, stride 3) run rows in blocks of 16
+# (AVX-512) or 8 outputs, then 8, 4 and single ones: widths around and between those blocks.
+@pytest.mark.parametrize("W", [3, 15, 16, 17, 29, 47])
+@pytest.mark.parametrize("K, stride, dilation", [(4, 1, 1), (9, 1, 1), (3, 1, 2), (5, 3, 1)])
+def test_depthwise_nhwc_any_kernel_blocks(isa, W, K, stride, dilation):
+    rng = np.random.default_rng(100 * W + 10 * K + stride + dilation)
+    C = 19
+    x = randn(rng, x_shape(1, C, 6, W, "NHWC"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    compare("depthwise_conv2d", x, w, b, stride=stride, dilation=dilation,
+            padding=(K - 1) * dilation // 2 + W % 2, layout="NHWC", activation=ACTIVATIONS[W % 5])
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -229,13 +229,23 @@ static inline void row_fixed(const Row& r, int64_t out_w) {
 }
 
 // Outputs [lo, hi) of a row for any kernel: one channel tile at a time (a large kernel's window over
-// all tiles would not fit in L1; one tile's window is reused by the next block), in blocks of 8, 4, 1.
+// all tiles would not fit in L1; one tile's window is reused by the next block), in blocks of
+// kWide, 8, 4, 1. kWide: as many accumulators as leave room for one weight and one input, up to
+// 16; AVX-512's 16 against 8 (1 thread, batch 1, alternating in one process): 31x31 C128@32
+// 1.19x, 15x15 C64@32 1.23x, 9x9 C64@28 1.08x, 4x4 C64@56 1.10x.
 template <class V, Activation A>
 static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
+  constexpr int kWide = V::kRegisters - 2 < 16 ? 8 : 16;
   for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
     constexpr bool M = decltype(masked)::value;
     int64_t ow = lo;
-    for (; ow + 8 <= hi; ow += 8) block_any<V, 8, M, A>(rt, ow, m);
+    for (; ow + kWide <= hi; ow += kWide) block_any<V, kWide, M, A>(rt, ow, m);
+    if constexpr (kWide > 8) {
+      if (ow + 8 <= hi) {
+        block_any<V, 8, M, A>(rt, ow, m);
+        ow += 8;
+      }
+    }
     if (ow + 4 <= hi) {
       block_any<V, 4, M, A>(rt, ow, m);
       ow += 4;
