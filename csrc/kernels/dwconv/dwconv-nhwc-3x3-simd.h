@@ -1,7 +1,6 @@
 // Depthwise convolution NHWC, 3x3 kernel, stride S both ways, dilation 1, multiplier 1: written
 // once against a vector type V and instantiated per ISA with dwconv-nhwc-simd.h
-// (dwconv-nhwc-<isa>.cpp). Dispatched for S = 1 only; S = 2 works (tests pass) but measured a tie
-// with the row kernel.
+// (dwconv-nhwc-<isa>.cpp); S = 1 and 2 (see run() in dwconv-nhwc-simd.h).
 //
 // R = 2 output rows x B outputs along the width per pass of one channel tile: the 9 weights stay in
 // registers for a whole strip of columns, and each input vector is loaded once and used for every

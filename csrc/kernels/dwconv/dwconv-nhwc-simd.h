@@ -284,23 +284,30 @@ void run(const kernels::DwconvNhwcArgs& p) {
   constexpr int64_t T = V::kWidth;
   // 3x3 stride 1: passes of two output rows (dwconv-nhwc-3x3-simd.h), except on images at most
   // segments_max_width_3x3 (AVX2: 12) outputs wide, which take the row kernel's segments: one
-  // block per output row and tile, the weights of one kernel row in registers, "same" padding's border columns known at
-  // compile time. Measured (1 thread, batch 1, alternating in one process) against the two-row
-  // passes: 6x6 C960 1.30-1.96x, 7x7 C160-C960 1.29-1.45x, 8x8 C384-C960 1.28-1.82x, 10x10 C576
-  // 1.24x, 12x12 C384 1.07-1.10x (with a 3x3 copy of these rows, which the segments then matched
-  // or beat: 4x4 C960 1.23x, 7x7 C160 0.97x and C960 1.07x, 10x10 1.23x, 12x12 1.31x). Two rows per
-  // block (14 accumulators, weights from memory) measured 0.84-0.93x on 7x7; rows of any width in
-  // such segments 0.74-0.94x on 14- to 56-wide images, where the passes read each input row fewer
-  // times.
+  // block per output row and tile, the weights of one kernel row in registers, "same" padding's
+  // border columns known at compile time. Measured (1 thread, batch 1, alternating in one
+  // process) against the two-row passes: 6x6 C960 1.30-1.96x, 7x7 C160-C960 1.29-1.45x, 8x8
+  // C384-C960 1.28-1.82x, 10x10 C576 1.24x, 12x12 C384 1.07-1.10x (with a 3x3 copy of these rows,
+  // which the segments then matched or beat: 4x4 C960 1.23x, 7x7 C160 0.97x and C960 1.07x,
+  // 10x10 1.23x, 12x12 1.31x). Two rows per block (14 accumulators, weights from memory) measured
+  // 0.84-0.93x on 7x7; rows of any width in such segments 0.74-0.94x on 14- to 56-wide images,
+  // where the passes read each input row fewer times.
   // With AVX-512's passes of 2 x 8 outputs (dwconv-nhwc-avx512.cpp) the passes win from 6 wide.
-  // Stride 2 stays on the row kernel: measured a tie (C96@112 1.17x, C144@56 1.04x, C576@14 0.94x).
+  // Stride 2 takes the passes at any width: against the row kernel (1 thread, alternating in one
+  // process, on AMD Zen 5) AVX-512 C96@112 1.07-1.08x (batch 8 1.23x), C144@56 1.02-1.04x,
+  // C240@28 1.03-1.12x, C576@14 1.38x, C960@7 1.00x; AVX2 1.07-1.21x (batch 8 0.97x). On the
+  // Zen 3, AVX2: C96@112 1.17x, C144@56 1.04x, C576@14 0.94x.
   const Window& win = p.window;
-  const bool k3x3s1 = win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
-                      win.dilation_w == 1 && win.stride_h == 1 && win.stride_w == 1;
+  const bool k3x3 = win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
+                    win.dilation_w == 1 && win.stride_h == win.stride_w;
   with_activation(p.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
-    if (k3x3s1 && g.out_w > segments_max_width_3x3<V>()) {
+    if (k3x3 && win.stride_w == 1 && g.out_w > segments_max_width_3x3<V>()) {
       dwconv_nhwc_3x3::run<V, 1, A>(p);
+      return;
+    }
+    if (k3x3 && win.stride_w == 2) {
+      dwconv_nhwc_3x3::run<V, 2, A>(p);
       return;
     }
     const int64_t kh_span = (p.window.kernel_h - 1) * p.window.dilation_h + 1;
