@@ -191,9 +191,10 @@ def test_depthwise_nhwc_3x3_passes(isa, C, H, W, stride):
 
 # NCHW images small enough run through the NHWC kernels on groups of channel tiles interleaved at
 # a time (as many tiles as fit 64 KiB): 203 channels at 7x7 make two groups, the second short and
-# ending in a channel tail; 14x14 groups of a few tiles; 2 threads split the groups further.
+# ending in a channel tail; 14x14 groups of a few tiles; stride-1 images up to 40 wide one tile at
+# a time (33x33); 2 threads split the groups further.
 @pytest.mark.parametrize("K, stride", [(3, 1), (3, 2), (5, 1), (7, 1)])
-@pytest.mark.parametrize("HW", [4, 7, 14])
+@pytest.mark.parametrize("HW", [4, 7, 14, 33])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_depthwise_nchw_interleaved_groups(isa, fusion, K, stride, HW, threads):
     rng = np.random.default_rng(100 * K + 10 * HW + threads)

@@ -18,6 +18,7 @@ constexpr int64_t kBandBytes = 192 * 1024;
 // The NCHW path interleaves as many channel tiles at a time as fit their whole images (input and
 // output) in this many bytes.
 constexpr int64_t kInterleaveGroupBytes = 64 * 1024;
+constexpr int64_t kInterleaveMaxWidth = 40;
 constexpr int64_t kL2Bytes = 512 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
 
@@ -233,13 +234,20 @@ bool DepthwiseOp::interleavable() const {
 // and C960 1.78-1.87x (batch 8 1.80x, 2 threads 1.78x), 10x10 C576 1.39x, 14x14 C384 and C576
 // 1.05-1.08x, 20x20 C240 1.04x; 3x3 s2 C576@14 1.09x; 5x5 C960@7 1.40x, C672@14 1.17x; and 7x7
 // C960@7 1.13x against one tile at a time. A 32 KiB budget lost on 14x14 (3x3 s2 0.93x, 5x5 0.96x).
+// On the Zen 5 the interleave also wins on stride-1 images at most kInterleaveMaxWidth wide, where
+// the direct kernel's rows are two or three vectors, mostly border ones (one tile at a time
+// against direct, alternating in one process, AVX-512 / AVX2): 3x3 C192@28 1.09-1.14x / 1.15x,
+// C64@36 1.30x / 1.07x, C64@40 1.03x / 1.02x, C64@44 1.01x / 0.99x, C64@48 0.90x / 0.95x, C144@56
+// 0.87x; 5x5 C240@28 1.37-1.42x / 1.48x, C64@40 1.56x / 1.39x, C64@48 1.29x / 1.39x, C96@56 0.95x.
+// At stride 2 it loses (3x3 C144@56 -> 28 0.62x / 1.03x, C64@80 0.81x / 0.89x).
 int64_t DepthwiseOp::interleave_tiles() const {
   if (!interleavable()) return 0;
   const Geometry& g = plan_.geometry;
   const int64_t tile_image_bytes =
       (g.in_h * g.in_w + g.out_h * g.out_w) * tile_ * int64_t(sizeof(float));
   const int64_t group = std::clamp<int64_t>(kInterleaveGroupBytes / tile_image_bytes, 1, tiles());
-  return group >= 2 || plan_.window.kernel_w > 5 ? group : 0;
+  const bool narrow_s1 = plan_.window.stride_w == 1 && g.out_w <= kInterleaveMaxWidth;
+  return group >= 2 || plan_.window.kernel_w > 5 || narrow_s1 ? group : 0;
 }
 
 bool DepthwiseOp::planar() const {
