@@ -67,7 +67,8 @@ bool cpu_runs(Isa isa) {
 }
 
 // Widest first. AVX-512 joined once its tests passed on a CPU that has it (AMD Zen 5,
-// 2026-11-27), where it ran the benchmark's layers 1.1-1.9x faster than AVX2.
+// 2026-11-27), where it ran most of the benchmark's layers 1.1-1.9x faster than AVX2 (NCHW
+// depthwise 3x3 s2 C96@112 0.90x, C144@56 0.97x; see BENCHMARKS.md).
 constexpr Isa kAutoOrder[] = {Isa::NEON, Isa::AVX512, Isa::AVX2, Isa::Scalar};
 
 Isa best_auto_isa() {

@@ -188,12 +188,13 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
     else block<V, S, R, B, Cols::Any, ClipRows, Masked, A>(p, wk, x, y, iw, m);
   }
   if (ow < c1) {
-    if (p.same && c1 == p.in_w && ow < lo) {  // a row narrower than one block
-      tail_block<V, S, R, B - 1, Cols::Both, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
-    } else if (p.same && c1 == p.in_w) {
-      tail_block<V, S, R, B - 1, Cols::Right, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
+    const int64_t n = c1 - ow;
+    if (!p.same || c1 != p.in_w) {
+      tail_block<V, S, R, B - 1, Cols::Any, ClipRows, Masked, A>(p, wk, ow, n, m);
+    } else if (ow < lo) {  // a row narrower than one block
+      tail_block<V, S, R, B - 1, Cols::Both, ClipRows, Masked, A>(p, wk, ow, n, m);
     } else {
-      tail_block<V, S, R, B - 1, Cols::Any, ClipRows, Masked, A>(p, wk, ow, c1 - ow, m);
+      tail_block<V, S, R, B - 1, Cols::Right, ClipRows, Masked, A>(p, wk, ow, n, m);
     }
   }
 }

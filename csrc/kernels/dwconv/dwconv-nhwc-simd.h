@@ -228,11 +228,11 @@ static inline void row_fixed(const Row& r, int64_t out_w) {
   if (ow < out_w) at(std::integral_constant<int, 1>{}, std::true_type{});
 }
 
-// Outputs [lo, hi) of a row for any kernel: one channel tile at a time (a large kernel's window over
-// all tiles would not fit in L1; one tile's window is reused by the next block), in blocks of
-// kWide, 8, 4, 1. kWide: as many accumulators as leave room for one weight and one input, up to
-// 16; AVX-512's 16 against 8 (1 thread, batch 1, alternating in one process): 31x31 C128@32
-// 1.19x, 15x15 C64@32 1.23x, 9x9 C64@28 1.08x, 4x4 C64@56 1.10x.
+// Outputs [lo, hi) of a row for any kernel: one channel tile at a time (a large kernel's window
+// over all tiles would not fit in L1; one tile's window is reused by the next block), in blocks
+// of kWide, 8, 4, 1. kWide: 16 where 16 accumulators leave room for one weight and one input
+// (AVX-512), else 8; AVX-512's 16 against 8 (1 thread, batch 1, alternating in one process):
+// 31x31 C128@32 1.19x, 15x15 C64@32 1.23x, 9x9 C64@28 1.08x, 4x4 C64@56 1.10x.
 template <class V, Activation A>
 static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
   constexpr int kWide = V::kRegisters - 2 < 16 ? 8 : 16;
