@@ -114,9 +114,15 @@ def randn(rng, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def poisoned(shape):
-    """float32 C-contiguous array filled with NaN, to catch unwritten output elements."""
-    return np.full(shape, np.nan, dtype=np.float32)
+def poisoned(shape, align=None):
+    """float32 C-contiguous array filled with NaN, to catch unwritten output elements; with
+    align, its data starts at a multiple of align bytes (NumPy itself aligns to 16)."""
+    if align is None:
+        return np.full(shape, np.nan, dtype=np.float32)
+    count = int(np.prod(shape))
+    raw = np.full(count + align // 4, np.nan, dtype=np.float32)
+    skip = (-raw.ctypes.data % align) // 4
+    return raw[skip:skip + count].reshape(shape)
 
 
 def to_layout(x_nchw, layout):

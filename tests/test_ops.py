@@ -349,6 +349,29 @@ def test_depthwise_nhwc_strided_streamed(isa, threads, K, padding):
                 activation="relu6")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("K, stride, HW", [(3, 1, 156), (5, 1, 156), (4, 1, 156), (3, 2, 311)])
+def test_depthwise_nhwc_streamed_output(isa, threads, K, stride, HW):
+    """NHWC outputs over 8 MiB whose pixels are whole cache lines (48 channels) go to memory
+    through non-temporal stores (AVX-512) when they start on a cache line, as the arrays that
+    sepconv allocates do: the 3x3 passes, the row kernel's segments and its any-kernel blocks."""
+    rng = np.random.default_rng(K + 10 * stride + 100 * threads)
+    C = 48
+    x = randn(rng, x_shape(2, C, HW, HW, "NHWC"))
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    args = dict(stride=stride, padding="same", layout="NHWC", activation="relu6")
+    ref = R.depthwise_conv2d(x, w, b, **args)
+    assert ref.nbytes > 8 << 20
+    out = poisoned(ref.shape, align=64)
+    with num_threads(threads):
+        assert sepconv.depthwise_conv2d(x, w, b, out=out, **args) is out
+        new = sepconv.depthwise_conv2d(x, w, b, **args)
+    assert new.ctypes.data % 64 == 0
+    check(out, ref)
+    check(new, ref)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("C", [8, 19])
 def test_depthwise_nhwc_3x3_bands(isa, stride, C):

@@ -21,6 +21,7 @@ constexpr int64_t kInterleaveGroupBytes = 64 * 1024;
 constexpr int64_t kInterleaveMaxWidth = 40;
 constexpr int64_t kL2Bytes = 512 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
+constexpr int64_t kPrefetchMinPixelBytesFromMemory = 128;
 
 // NHWC images whose pixel stride reaches at most kRestrideMaxSets of the L1 sets (C a multiple of
 // 512) run on a copy of each band's input, kRestrideGroup channels at a time, with the pixels
@@ -108,7 +109,10 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   // beyond L2 and a pixel spans several cache lines (kernels/prefetch.h). Measured (AVX2, Zen 3,
   // 1 thread, µs per image, a different input and output image on each of 8 calls / the same
   // image every call): C144@56 963 -> 507 / 373 -> 358; C32@112, whose 128-byte pixels the
-  // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there.
+  // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there, except from memory (a
+  // source over kStreamedBytes), where on AMD Zen 5 (AVX-512, 1 thread, batch 8, separate runs,
+  // µs, non-temporal output) C32@112 804-896 -> 687-721, C40@112 1691-1717 -> 1343-1350 and
+  // C48@112 1544-1592 -> 1150-1232; from L3 (batch 4 of C32@112) it lost 0.85x there too.
   // The row kernel prefetches the next output row's new input rows and its output row for
   // strided layers whose input (all images) exceeds kStreamedBytes.
   // Measured (1 thread, 3x3 stride 2, batch 8, alternating calls in one process): C96@112
@@ -128,8 +132,10 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   const bool streamed = k3x3s1 ? band_bytes > kL2Bytes || source_streamed
                                : w.stride_h >= 2 && w.dilation_h == 1 && source_streamed;
   const bool image = source == DepthwiseOp::Source::Image;
-  a.prefetch_rows = p.layout == Layout::NHWC && image && streamed &&
-                    pixel_bytes >= kPrefetchMinPixelBytes;
+  const int64_t min_pixel_bytes = k3x3s1 && source_streamed
+                                      ? kPrefetchMinPixelBytesFromMemory
+                                      : kPrefetchMinPixelBytes;
+  a.prefetch_rows = p.layout == Layout::NHWC && image && streamed && pixel_bytes >= min_pixel_bytes;
   a.rows_below = image ? p.geometry.in_h - b.r1 : 0;
   return a;
 }
@@ -291,7 +297,7 @@ std::pair<int64_t, int64_t> DepthwiseOp::input_rows(int64_t oh0, int64_t oh1) co
 
 void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1,
                        int64_t tile_begin, int64_t tile_end, float* y, int64_t y_plane_stride,
-                       float* scratch, Source source) const {
+                       float* scratch, Source source, bool stream_y) const {
   const ConvPlan& p = plan_;
   const Geometry& g = p.geometry;
   const Band b = band_of(p, oh0, oh1);
@@ -332,6 +338,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     a.y = y;
     a.tile_begin = tile_begin;
     a.tile_end = tile_end;
+    a.stream_y = stream_y;
     (multiplier == 1 ? kt_->dwconv_nhwc : kt_->dwconv_nhwc_multiplier)(a);
     return;
   }
@@ -412,6 +419,12 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const int64_t y_image = p.out_pixels() * p.out_channels;
   const bool nhwc = p.layout == Layout::NHWC;
   const int64_t work = p.y_count * p.window.kernel_h * p.window.kernel_w;
+  // Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally, they skip the
+  // read-for-ownership of each line and leave the caches to the input. Measured (AVX-512, AMD Zen
+  // 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278 -> 973-985, C96@112
+  // 3704-4442 -> 3211-3314, C144@56 1110-1620 -> 910-1008; 3x3 s2 C96@112 2292-2295 -> 2094-2206.
+  const bool stream_y = nhwc && p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
+                        p.out_channels % kCacheLineFloats == 0 && line_aligned(y);
 
   parallel_for(p.batch * bands.parts * tile_parts.parts, work, [&](int64_t task, int thread) {
     const int64_t n = task / (bands.parts * tile_parts.parts);
@@ -423,7 +436,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
     const int64_t x_row = nhwc ? g.in_w * p.in_channels : g.in_w;
     const int64_t y_row = nhwc ? g.out_w * p.out_channels : g.out_w;
     band(x + n * x_image + r0 * x_row, p.in_pixels(), oh0, oh1, t0, t1, y + n * y_image + oh0 * y_row,
-         p.out_pixels(), scratch.get() + thread * scratch_each, Source::Image);
+         p.out_pixels(), scratch.get() + thread * scratch_each, Source::Image, stream_y);
   });
 }
 

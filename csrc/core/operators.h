@@ -7,6 +7,7 @@
 // layer's own copies for a layer.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,12 @@ namespace detail {
 // taken to stream from DRAM, and the kernels that the hardware prefetchers serve poorly then
 // prefetch them ahead in software.
 constexpr int64_t kStreamedBytes = int64_t(8) << 20;
+
+// Non-temporal stores write whole 64-byte cache lines, so they need outputs aligned to one.
+constexpr int64_t kCacheLineFloats = 16;
+inline bool line_aligned(const float* p) {
+  return reinterpret_cast<uintptr_t>(p) % (kCacheLineFloats * sizeof(float)) == 0;
+}
 
 // Packed weights, shared by the copies of an op (for_plan) and never changed after packing.
 using SharedFloats = std::shared_ptr<const float[]>;
@@ -52,11 +59,12 @@ class DepthwiseOp {
   // holds each channel's rows, planes y_plane_stride floats apart. scratch:
   // scratch_floats(oh1 - oh0) floats, this thread's own. source: whether x points into the op's
   // input image (the rows below the band follow it, and may stream from memory) or into a band
-  // buffer just written (L2-resident).
+  // buffer just written (L2-resident). stream_y: y goes to memory (the kernels may store it
+  // non-temporally; kernels::DwconvNhwcArgs::stream_y).
   enum class Source { Image, BandBuffer };
   void band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1, int64_t tile_begin,
-            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch,
-            Source source) const;
+            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch, Source source,
+            bool stream_y) const;
   int64_t scratch_floats(int64_t band_rows) const;
   int64_t max_band_rows() const;  // bands whose scratch stays L2-resident
   int64_t tiles() const;          // channel tiles of the output channels

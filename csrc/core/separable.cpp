@@ -94,7 +94,7 @@ void SeparableOp::operator()(const float* x, float* y) const {
     const int64_t r0 = dw_.input_rows(oh0, oh1).first;
     const float* x_rows = x + n * d.in_pixels() * d.in_channels + r0 * g.in_w * (nhwc ? d.in_channels : 1);
     dw_.band(x_rows, d.in_pixels(), oh0, oh1, 0, dw_.tiles(), band, band_pixels, band + band_floats,
-             DepthwiseOp::Source::Image);
+             DepthwiseOp::Source::Image, false);
     float* y_band = y + n * pixels * cout + oh0 * g.out_w * (nhwc ? cout : 1);
     pw_.block(band, band_pixels, nhwc ? cm : band_pixels, y_band, nhwc ? cout : pixels,
               band + band_floats + dw_scratch);

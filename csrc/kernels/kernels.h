@@ -44,6 +44,9 @@ struct DwconvNhwcArgs {
   int64_t tile_begin, tile_end;  // channel tiles (of the output channels) to compute
   Activation activation;
   bool prefetch_rows;  // prefetch the rows of the next pass / output row (kernels/prefetch.h)
+  // Whole output vectors may be stored non-temporally where a vector is a cache line (y 64-byte
+  // aligned, y_pixel_stride a multiple of 16 floats): for outputs that go to memory anyway.
+  bool stream_y;
   // Input rows of the image below the band (geometry.in_h rows from x) that the prefetch may reach:
   // the operators' bands run in order on each thread, so the next band's first rows come next.
   int64_t rows_below;

@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <tuple>
 
@@ -35,11 +37,22 @@ std::string shape_str(const sepconv::Shape4& s) {
          std::to_string(s.dim[2]) + ", " + std::to_string(s.dim[3]) + ")";
 }
 
+// A new output starts on a cache line, as PyTorch's tensors do (NumPy aligns large arrays to 16
+// bytes only): the kernels may then store whole lines (kernels::DwconvNhwcArgs::stream_y).
+py::array_t<float> new_output(const sepconv::Shape4& shape) {
+  constexpr size_t kLine = 64;
+  const size_t bytes =
+      (static_cast<size_t>(shape.numel()) * sizeof(float) + kLine - 1) / kLine * kLine;
+  void* data = std::aligned_alloc(kLine, bytes);
+  if (data == nullptr) throw std::bad_alloc();
+  py::capsule owner(data, [](void* p) { std::free(p); });
+  return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]},
+                            static_cast<float*>(data), owner);
+}
+
 // Returns `out` after checking it is exactly what the op writes, or a new array of `shape`.
 py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& shape) {
-  if (out.is_none()) {
-    return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]});
-  }
+  if (out.is_none()) return new_output(shape);
   if (!py::isinstance<py::array>(out)) throw InvalidArgument("out must be a numpy array");
   py::array a = out.cast<py::array>();
   if (!py::isinstance<py::array_t<float>>(a)) {

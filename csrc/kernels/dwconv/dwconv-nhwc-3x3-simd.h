@@ -47,6 +47,7 @@ struct Pass {
   int r_lo, r_hi;            // input rows [r_lo, r_hi) of the pass lie inside the image
   int64_t tail;              // channels of a masked tile
   bool same;                 // "same" padding (stride 1, pad_left 1, in_w == out_w)
+  bool stream;               // whole vectors stored non-temporally (store_whole)
 };
 
 template <class V, bool Masked>
@@ -58,9 +59,9 @@ __attribute__((always_inline)) static inline typename V::Reg load_in(const float
 // VMASKMOVPS stores cost ~15 cycles on Zen 3: the channel tail is stored in pieces instead.
 template <class V, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void store_out(float* p, typename V::Reg v,
-                                                           int64_t tail) {
+                                                           int64_t tail, bool stream) {
   v = vactivate<V, A>(v);
-  if constexpr (Masked) V::store_first(p, v, tail); else V::store(p, v);
+  if constexpr (Masked) V::store_first(p, v, tail); else store_whole<V>(p, v, stream);
 }
 
 // Which of a block's kInputs input columns lie outside the image. With "same" padding (stride 1,
@@ -131,7 +132,8 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   for (int q = 0; q < R; ++q) {
 #pragma GCC unroll 16
     for (int j = 0; j < B; ++j) {
-      store_out<V, Masked, A>(y + q * p.out_row + j * p.y_pixel, acc[q][j], p.tail);
+      store_out<V, Masked, A>(y + q * p.out_row + j * p.y_pixel, acc[q][j], p.tail,
+                              p.stream);
     }
   }
 }
@@ -235,6 +237,7 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.out_row = g.out_w * p.y_pixel;
     p.pad_left = g.pad_left;
     p.same = same_columns(3, S, g);
+    p.stream = a.stream_y;
     p.ih0 = oh * S - g.pad_top;
     p.r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p.ih0)));
     p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));
@@ -248,8 +251,9 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
       const int64_t ih_next = p.ih0 + kRows2;
       const int64_t in_end = min_i64(g.in_h + a.rows_below, ih_next + 2 * S);
       const int64_t in_rows = a.prefetch_rows ? max_i64(0, in_end - ih_next) : 0;
-      const int64_t out_rows =
-          a.prefetch_rows ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2)) : 0;
+      const int64_t out_rows = a.prefetch_rows && !a.stream_y
+                                   ? max_i64(0, min_i64(a.oh_end, oh + 4) - (oh + 2))
+                                   : 0;
       NextRows next{{beside(a.x, ih_next * p.in_row + iw_lo * C), (iw_hi - iw_lo) * C, p.in_row,
                      in_rows, tiles},
                     {beside(a.y, (oh + 2) * p.out_row + c0 * p.y_pixel), (c1 - c0) * p.y_pixel,

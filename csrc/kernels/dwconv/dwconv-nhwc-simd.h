@@ -46,6 +46,7 @@ struct Row {
   int64_t ih0;          // input row of kernel row 0 (may be negative)
   int64_t dilation_h, kernel_w, stride_w, dilation_w, pad_left;
   NextRows* ahead;  // rows the next output row reads first and writes, or null
+  bool stream;      // whole vectors stored non-temporally (store_whole)
 };
 
 template <class V, bool Masked>
@@ -54,9 +55,9 @@ static inline typename V::Reg load_x(const float* p, typename V::Mask m) {
 }
 
 template <class V, bool Masked, Activation A>
-static inline void store_y(float* p, typename V::Reg v, typename V::Mask m) {
+static inline void store_y(float* p, typename V::Reg v, typename V::Mask m, bool stream) {
   v = vactivate<V, A>(v);
-  if constexpr (Masked) V::store(p, v, m); else V::store(p, v);
+  if constexpr (Masked) V::store(p, v, m); else store_whole<V>(p, v, stream);
 }
 
 // B outputs from ow0, KW and S known at compile time; the input columns outside the image (K) are
@@ -89,7 +90,9 @@ static inline void block_fixed(const Row& r, int64_t ow0, typename V::Mask m) {
     }
   }
 #pragma GCC unroll 16
-  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m);
+  for (int j = 0; j < B; ++j) {
+    store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m, r.stream);
+  }
 }
 
 // B outputs from ow0, any kernel width, stride and dilation. Taps are clipped to the image per
@@ -125,7 +128,9 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
     }
   }
 #pragma GCC unroll 16
-  for (int j = 0; j < B; ++j) store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m);
+  for (int j = 0; j < B; ++j) {
+    store_y<V, Masked, A>(r.y + (ow0 + j) * r.y_pixel, acc[j], m, r.stream);
+  }
 }
 
 // Calls block(masked, tile_row, mask) for each channel tile of the row: all tiles of one block of
@@ -330,6 +335,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.dilation_w = p.window.dilation_w;
       r.pad_left = g.pad_left;
       r.same = same_columns(r.kernel_w, r.stride_w, g);
+      r.stream = p.stream_y;
       // Kernel rows kh with 0 <= ih0 + kh * dilation_h < in_h.
       valid_outputs(r.ih0, p.window.dilation_h, g.in_h, p.window.kernel_h, &r.kh_lo, &r.kh_hi);
       // With prefetch_rows: the input rows that output row oh + 1 reads and this one does not
@@ -344,11 +350,12 @@ void run(const kernels::DwconvNhwcArgs& p) {
                      ahead ? next_hi - next_lo : 0, steps},
                     {beside(p.y, (oh + 1) * g.out_w * r.y_pixel), g.out_w * r.y_pixel,
                      g.out_w * r.y_pixel,
-                     ahead && next_out ? 1 : 0, steps}};
+                     ahead && next_out && !p.stream_y ? 1 : 0, steps}};
       r.ahead = ahead ? &next : nullptr;
       row<V, A>(r, g.out_w);
     }
   });
+  if (p.stream_y) V::stream_fence();  // the streamed lines reach memory before the caller reads
 }
 
 }  // namespace dwconv_nhwc

@@ -43,5 +43,17 @@ static inline typename V::Reg vactivate(typename V::Reg v) {
   }
 }
 
+// A whole output vector to memory: a plain store or, with `stream`, a non-temporal one where a
+// vector is a whole cache line (p aligned to it). Streaming spares the read-for-ownership of
+// output lines that go to memory anyway; partial lines (AVX2's half lines, masked channel tails)
+// stay plain stores, as a half-written line leaves its write-combining buffer early.
+template <class V>
+static inline void store_whole(float* p, typename V::Reg v, bool stream) {
+  if constexpr (V::kLineVector) {
+    if (stream) return V::stream(p, v);
+  }
+  V::store(p, v);
+}
+
 }  // namespace SEPCONV_ISA_NS
 }  // namespace sepconv

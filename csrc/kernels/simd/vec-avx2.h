@@ -35,6 +35,10 @@ struct VecAvx2 {
     }
     if (n & 1) _mm_store_ss(p, part);
   }
+  // Two vectors per 64-byte cache line: non-temporal stores would write half lines.
+  static constexpr bool kLineVector = false;
+  static void stream(float* p, Reg v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
+  static void stream_fence() { _mm_sfence(); }
   static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static Reg set1(float v) { return _mm256_set1_ps(v); }
   static Reg zero() { return _mm256_setzero_ps(); }

@@ -19,6 +19,10 @@ struct VecAvx512 {
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static void store(float* p, Reg v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static void store_first(float* p, Reg v, int64_t n) { store(p, v, tail_mask(n)); }
+  // A vector is one 64-byte cache line, so non-temporal stores write whole lines.
+  static constexpr bool kLineVector = true;
+  static void stream(float* p, Reg v) { _mm512_stream_ps(p, v); }  // p 64-byte aligned
+  static void stream_fence() { _mm_sfence(); }
   static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg zero() { return _mm512_setzero_ps(); }
