@@ -114,15 +114,21 @@ def randn(rng, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def poisoned(shape, align=None):
+def poisoned(shape, line_offset=None):
     """float32 C-contiguous array filled with NaN, to catch unwritten output elements; with
-    align, its data starts at a multiple of align bytes (NumPy itself aligns to 16)."""
-    if align is None:
-        return np.full(shape, np.nan, dtype=np.float32)
-    count = int(np.prod(shape))
-    raw = np.full(count + align // 4, np.nan, dtype=np.float32)
-    skip = (-raw.ctypes.data % align) // 4
-    return raw[skip:skip + count].reshape(shape)
+    line_offset, its data starts that many bytes past a 64-byte cache line."""
+    nans = np.full(shape, np.nan, dtype=np.float32)
+    return nans if line_offset is None else placed(nans, line_offset)
+
+
+def placed(a, line_offset):
+    """C-contiguous float32 copy of a whose data starts line_offset bytes (a multiple of 4) past
+    a 64-byte cache line (NumPy places large arrays 16 bytes past one, or on one)."""
+    raw = np.empty(a.size + 32, dtype=np.float32)
+    skip = ((-raw.ctypes.data) % 64 + line_offset) // 4
+    out = raw[skip:skip + a.size].reshape(a.shape)
+    out[...] = a
+    return out
 
 
 def to_layout(x_nchw, layout):

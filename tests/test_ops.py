@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from conftest import check, num_threads, poisoned, randn, reference as R, x_shape
+from conftest import check, num_threads, placed, poisoned, randn, reference as R, x_shape
 
 LAYOUTS = ["NCHW", "NHWC"]
 ACTIVATIONS = [None, "relu", "relu6", "hardswish", "silu"]
@@ -363,13 +363,32 @@ def test_depthwise_nhwc_streamed_output(isa, threads, K, stride, HW):
     args = dict(stride=stride, padding="same", layout="NHWC", activation="relu6")
     ref = R.depthwise_conv2d(x, w, b, **args)
     assert ref.nbytes > 8 << 20
-    out = poisoned(ref.shape, align=64)
+    out = poisoned(ref.shape, line_offset=0)
     with num_threads(threads):
         assert sepconv.depthwise_conv2d(x, w, b, out=out, **args) is out
         new = sepconv.depthwise_conv2d(x, w, b, **args)
     assert new.ctypes.data % 64 == 0
     check(out, ref)
     check(new, ref)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("offset", [0, 4, 16, 32, 48])
+@pytest.mark.parametrize("C, HW, K, stride", [(48, 9, 3, 1), (64, 12, 3, 2), (960, 7, 3, 1),
+                                              (128, 10, 5, 1), (144, 6, 7, 2), (32, 5, 3, 1)])
+def test_depthwise_nhwc_input_off_a_cache_line(isa, threads, offset, C, HW, K, stride):
+    """NHWC inputs 16, 32 or 48 bytes past a cache line, as NumPy places them, run on AVX-512
+    with lead lanes before channel 0 when the channels fill enough tiles: the first tile's lead
+    lanes and the last tile's missing ones masked, both in one tile on two threads' tile ranges
+    (960 channels on a 7x7 image); other offsets and few channels run without."""
+    rng = np.random.default_rng(C + K + offset)
+    x = placed(randn(rng, x_shape(2, C, HW, HW, "NHWC")), offset)
+    assert x.ctypes.data % 64 == offset
+    w = randn(rng, (C, 1, K, K))
+    b = randn(rng, (C,))
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, stride=stride, padding="same", layout="NHWC",
+                activation="relu6", use_out=True)
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -49,22 +49,24 @@ constexpr int64_t kRestrideMinWidth = 12;
 constexpr int64_t kRestrideGroup = 256;
 constexpr int64_t kRestridePad = 8;
 
+// With `lead` zero channels first (kernels::DwconvNhwcArgs::lead).
 SharedFloats pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
-                              int64_t channel_tile) {
+                              int64_t channel_tile, int64_t lead) {
   const int64_t taps = p.window.kernel_h * p.window.kernel_w;
-  const int64_t tiles = ceil_div(p.out_channels, channel_tile);
+  const int64_t tiles = ceil_div(lead + p.out_channels, channel_tile);
   const int64_t floats = tiles * (1 + taps) * channel_tile;
   std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
-  std::fill_n(packed.get(), floats, 0.0f);  // a null bias, and the last tile's missing channels
+  std::fill_n(packed.get(), floats, 0.0f);  // a null bias, the lead and the missing channels
   // Tap-major with the channels innermost, so that the writes are contiguous: a functional call
   // packs per call (C960 3x3, construction of the op 13 -> 7-9 us).
   for (int64_t t = 0; t < tiles; ++t) {
     float* dst = packed.get() + t * (1 + taps) * channel_tile;
-    const int64_t c0 = t * channel_tile;
-    const int64_t nc = std::min(channel_tile, p.out_channels - c0);
-    if (bias != nullptr) std::copy_n(bias + c0, nc, dst);
+    const int64_t c0 = std::max<int64_t>(0, t * channel_tile - lead);
+    const int64_t skip = c0 - (t * channel_tile - lead);  // lead lanes of tile 0
+    const int64_t nc = std::min(channel_tile - skip, p.out_channels - c0);
+    if (bias != nullptr) std::copy_n(bias + c0, nc, dst + skip);
     for (int64_t k = 0; k < taps; ++k) {
-      float* tap = dst + (1 + k) * channel_tile;
+      float* tap = dst + (1 + k) * channel_tile + skip;
       const float* w = weight + c0 * taps + k;
       for (int64_t j = 0; j < nc; ++j) tap[j] = w[j * taps];
     }
@@ -190,7 +192,12 @@ DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bi
     : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile), weights_(weight),
       biases_(bias) {
   if (p.layout == Layout::NHWC || interleavable()) {  // for_plan may switch to interleaving
-    packed_ = pack_dwconv_nhwc(p, weight, bias, tile_);
+    packed_[0] = pack_dwconv_nhwc(p, weight, bias, tile_, 0);
+  }
+  if (leads()) {
+    for (size_t i = 1; i < packed_.size(); ++i) {
+      packed_[i] = pack_dwconv_nhwc(p, weight, bias, tile_, int64_t(i) * kLeadStep);
+    }
   }
   flat_cache_ = std::make_shared<FlatMaskCache>();
   bind_flat_masks();
@@ -270,7 +277,34 @@ int64_t DepthwiseOp::restrided_group() const {
   return kRestrideGroup;
 }
 
-int64_t DepthwiseOp::tiles() const { return ceil_div(plan_.out_channels, tile_); }
+int64_t DepthwiseOp::tiles(int64_t lead) const {
+  return ceil_div(lead + plan_.out_channels, tile_);
+}
+
+// NHWC, multiplier 1, on tiles of one cache line, with whole lines per pixel.
+bool DepthwiseOp::leads() const {
+  const ConvPlan& p = plan_;
+  return p.layout == Layout::NHWC && p.out_channels == p.in_channels &&
+         tile_ == kCacheLineFloats && p.in_channels % kCacheLineFloats == 0;
+}
+
+// A lead adds a tile, which the whole-line loads must repay: from 3 tiles for 3x3 kernels, whose
+// loads per FMA are the most, from 8 for larger ones. Measured with the input 16 bytes past a line
+// (AVX-512, AMD Zen 5, 1 thread, batch 1, separate runs, µs, without -> with a lead): 3x3 s1
+// C144@56 72.8 -> 55.3, C384@14 14.0 -> 10.9, C960@7 7.7 -> 5.9, C128@28 18.8 -> 14.9, C96@56
+// 47.6 -> 40.6, C64@56 34.0 -> 33.1, C32@112 60.4 -> 64.2; 3x3 s2 C96@112 103.5 -> 82.5, C48@56
+// 8.7 -> 7.5; 5x5 C240@28 69.8 -> 67.1, C672@14 50.6 -> 47.1; 7x7 C384@14 46.4 -> 42.8, C96@56
+// 195 -> 207. The restrided path reads its own aligned copies.
+int64_t DepthwiseOp::lead_for(const float* x) const {
+  const auto line = uintptr_t(kCacheLineFloats * sizeof(float));
+  const auto offset = int64_t(reinterpret_cast<uintptr_t>(x) % line / sizeof(float));
+  const Window& w = plan_.window;
+  const int64_t min_tiles = w.kernel_h == 3 && w.kernel_w == 3 ? 3 : 8;
+  if (!leads() || tiles() < min_tiles || restrided_group() > 0 || offset % kLeadStep != 0) {
+    return 0;
+  }
+  return offset;
+}
 
 int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
   const Window& w = plan_.window;
@@ -297,7 +331,7 @@ std::pair<int64_t, int64_t> DepthwiseOp::input_rows(int64_t oh0, int64_t oh1) co
 
 void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1,
                        int64_t tile_begin, int64_t tile_end, float* y, int64_t y_plane_stride,
-                       float* scratch, Source source, bool stream_y) const {
+                       float* scratch, Access access) const {
   const ConvPlan& p = plan_;
   const Geometry& g = p.geometry;
   const Band b = band_of(p, oh0, oh1);
@@ -309,7 +343,7 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
                            float* y_tiles, int64_t y_stride) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, stride, tile_, Source::BandBuffer);
     a.x = x_band;
-    a.packed = packed_.get() + t0 * (1 + taps) * tile_;
+    a.packed = packed_[0].get() + t0 * (1 + taps) * tile_;
     a.y = y_tiles;
     a.y_pixel_stride = y_stride;
     a.tile_begin = 0;
@@ -332,13 +366,14 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     return;
   }
   if (p.layout == Layout::NHWC) {
-    kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_, source);
-    a.x = x;
-    a.packed = packed_.get();
-    a.y = y;
+    kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_, access.source);
+    a.lead = access.lead;
+    a.x = x - a.lead;
+    a.packed = packed_[size_t(a.lead / kLeadStep)].get();
+    a.y = y - a.lead;
     a.tile_begin = tile_begin;
     a.tile_end = tile_end;
-    a.stream_y = stream_y;
+    a.stream_y = access.stream_y;
     (multiplier == 1 ? kt_->dwconv_nhwc : kt_->dwconv_nhwc_multiplier)(a);
     return;
   }
@@ -404,7 +439,18 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const Geometry& g = p.geometry;
   const int64_t threads = get_num_threads();
   const int64_t min_tasks = 4 * threads;
-  const int64_t tiles_total = tiles();
+  // Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally, they skip the
+  // read-for-ownership of each line and leave the caches to the input. Measured (AVX-512, AMD Zen
+  // 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278 -> 973-985, C96@112
+  // 3704-4442 -> 3211-3314, C144@56 1110-1620 -> 910-1008; 3x3 s2 C96@112 2292-2295 -> 2094-2206.
+  // Otherwise an input off a cache line runs with a lead (lead_for), the tiles' loads whole lines
+  // and their stores split (a block loads more vectors than it stores).
+  Access access;
+  access.stream_y = p.layout == Layout::NHWC &&
+                    p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
+                    p.out_channels % kCacheLineFloats == 0 && line_aligned(y);
+  access.lead = access.stream_y ? 0 : lead_for(x);
+  const int64_t tiles_total = tiles(access.lead);
   // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
   // threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
   // for the threads (7x7x960), a range of tiles.
@@ -419,12 +465,6 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const int64_t y_image = p.out_pixels() * p.out_channels;
   const bool nhwc = p.layout == Layout::NHWC;
   const int64_t work = p.y_count * p.window.kernel_h * p.window.kernel_w;
-  // Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally, they skip the
-  // read-for-ownership of each line and leave the caches to the input. Measured (AVX-512, AMD Zen
-  // 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278 -> 973-985, C96@112
-  // 3704-4442 -> 3211-3314, C144@56 1110-1620 -> 910-1008; 3x3 s2 C96@112 2292-2295 -> 2094-2206.
-  const bool stream_y = nhwc && p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
-                        p.out_channels % kCacheLineFloats == 0 && line_aligned(y);
 
   parallel_for(p.batch * bands.parts * tile_parts.parts, work, [&](int64_t task, int thread) {
     const int64_t n = task / (bands.parts * tile_parts.parts);
@@ -436,7 +476,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
     const int64_t x_row = nhwc ? g.in_w * p.in_channels : g.in_w;
     const int64_t y_row = nhwc ? g.out_w * p.out_channels : g.out_w;
     band(x + n * x_image + r0 * x_row, p.in_pixels(), oh0, oh1, t0, t1, y + n * y_image + oh0 * y_row,
-         p.out_pixels(), scratch.get() + thread * scratch_each, Source::Image, stream_y);
+         p.out_pixels(), scratch.get() + thread * scratch_each, access);
   });
 }
 

@@ -160,7 +160,7 @@ void InvertedResidualOp::operator()(const float* x, float* y) const {
       }
       const int64_t band_pixels = (oh1 - oh0) * g.out_w;
       dw_.band(dw_in, dw_plane, oh0, oh1, 0, dw_.tiles(), band, band_pixels, dw_ws,
-               DepthwiseOp::Source::BandBuffer, false);
+               {DepthwiseOp::Source::BandBuffer});
       float* y_rows = y_image + oh0 * y_row;
       project_.block(band, band_pixels, nhwc ? ce : band_pixels, y_rows, nhwc ? cout : out_pixels,
                      ws);

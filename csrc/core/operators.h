@@ -7,6 +7,7 @@
 // layer's own copies for a layer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -57,17 +58,25 @@ class DepthwiseOp {
   // first of input_rows(oh0, oh1): NHWC rows of in_w*C floats; NCHW one such row per channel,
   // planes x_plane_stride floats apart. NHWC y holds the rows (oh1 - oh0, out_w, C*m); NCHW y
   // holds each channel's rows, planes y_plane_stride floats apart. scratch:
-  // scratch_floats(oh1 - oh0) floats, this thread's own. source: whether x points into the op's
-  // input image (the rows below the band follow it, and may stream from memory) or into a band
-  // buffer just written (L2-resident). stream_y: y goes to memory (the kernels may store it
-  // non-temporally; kernels::DwconvNhwcArgs::stream_y).
+  // scratch_floats(oh1 - oh0) floats, this thread's own. Tiles count from lead lanes before
+  // channel 0 (tiles(lead)).
   enum class Source { Image, BandBuffer };
+  struct Access {
+    // Whether x points into the op's input image (the rows below the band follow it, and may
+    // stream from memory) or into a band buffer just written (L2-resident).
+    Source source = Source::Image;
+    bool stream_y = false;  // y goes to memory: the kernels may store it non-temporally
+    int64_t lead = 0;       // lead_for(x), or 0 (kernels::DwconvNhwcArgs::lead)
+  };
   void band(const float* x, int64_t x_plane_stride, int64_t oh0, int64_t oh1, int64_t tile_begin,
-            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch, Source source,
-            bool stream_y) const;
+            int64_t tile_end, float* y, int64_t y_plane_stride, float* scratch,
+            Access access) const;
   int64_t scratch_floats(int64_t band_rows) const;
   int64_t max_band_rows() const;  // bands whose scratch stays L2-resident
-  int64_t tiles() const;          // channel tiles of the output channels
+  // Channel tiles of the output channels after `lead` lanes.
+  int64_t tiles(int64_t lead = 0) const;
+  // The lead that makes the tiles' loads from x whole cache lines, or 0.
+  int64_t lead_for(const float* x) const;
   const ConvPlan& plan() const { return plan_; }
   Isa isa() const { return kt_->isa; }
 
@@ -79,11 +88,15 @@ class DepthwiseOp {
   // NHWC channels per group whose input is copied to a padded pixel stride, or 0 (in place).
   int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
+  bool leads() const;      // whether inputs off a cache line run with a lead (lead_for)
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t tile_;
-  SharedFloats packed_;  // NHWC tiles [bias][taps] (also the interleaved NCHW path)
+  // NHWC tiles [bias][taps] (also the interleaved NCHW path) after lead = i * kLeadStep zero
+  // channels (with leads(); NumPy's arrays start 16 bytes past a line or on one).
+  static constexpr int64_t kLeadStep = 4;
+  std::array<SharedFloats, kCacheLineFloats / kLeadStep> packed_;
   const float* weights_;  // the per-plane kernel's weights, in PyTorch order (borrowed)
   const float* biases_;   // may be null (borrowed)
   // The masks of the last geometry bound by this op or any of its copies.

@@ -86,6 +86,8 @@ void SeparableOp::operator()(const float* x, float* y) const {
   const int64_t work = d.y_count * d.window.kernel_h * d.window.kernel_w +
                        plan_.pointwise.y_count * cm;
 
+  DepthwiseOp::Access access;  // the band buffer is read next: no streaming
+  access.lead = dw_.lead_for(x);
   parallel_for(d.batch * bands.parts, work, [&](int64_t task, int thread) {
     const int64_t n = task / bands.parts, part = task % bands.parts;
     const int64_t oh0 = bands.begin(part), oh1 = bands.end(part);
@@ -93,8 +95,8 @@ void SeparableOp::operator()(const float* x, float* y) const {
     float* band = scratch.get() + thread * per_thread;
     const int64_t r0 = dw_.input_rows(oh0, oh1).first;
     const float* x_rows = x + n * d.in_pixels() * d.in_channels + r0 * g.in_w * (nhwc ? d.in_channels : 1);
-    dw_.band(x_rows, d.in_pixels(), oh0, oh1, 0, dw_.tiles(), band, band_pixels, band + band_floats,
-             DepthwiseOp::Source::Image, false);
+    dw_.band(x_rows, d.in_pixels(), oh0, oh1, 0, dw_.tiles(access.lead), band, band_pixels,
+             band + band_floats, access);
     float* y_band = y + n * pixels * cout + oh0 * g.out_w * (nhwc ? cout : 1);
     pw_.block(band, band_pixels, nhwc ? cm : band_pixels, y_band, nhwc ? cout : pixels,
               band + band_floats + dw_scratch);

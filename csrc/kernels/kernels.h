@@ -47,6 +47,11 @@ struct DwconvNhwcArgs {
   // Whole output vectors may be stored non-temporally where a vector is a cache line (y 64-byte
   // aligned, y_pixel_stride a multiple of 16 floats): for outputs that go to memory anyway.
   bool stream_y;
+  // Multiplier 1 on tiles of a cache line: lanes [0, lead) of channel tile 0 lie before channel 0
+  // (x, y and packed point lead floats before it; packed holds lead zero channels first), so that
+  // on an input lead floats past a line every tile loads whole lines. The tiles cover lead +
+  // channels lanes; lead < channel_tile.
+  int64_t lead;
   // Input rows of the image below the band (geometry.in_h rows from x) that the prefetch may reach:
   // the operators' bands run in order on each thread, so the next band's first rows come next.
   int64_t rows_below;

@@ -56,12 +56,20 @@ __attribute__((always_inline)) static inline typename V::Reg load_in(const float
   if constexpr (Masked) return V::load(p, m); else return V::load(p);
 }
 
-// VMASKMOVPS stores cost ~15 cycles on Zen 3: the channel tail is stored in pieces instead.
+// VMASKMOVPS stores cost ~15 cycles on Zen 3: AVX2's channel tail is stored in pieces instead.
+// AVX-512 stores through the tile's mask, which also leaves out the lead lanes (DwconvNhwcArgs).
 template <class V, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void store_out(float* p, typename V::Reg v,
-                                                           int64_t tail, bool stream) {
+                                                           typename V::Mask m, int64_t tail,
+                                                           bool stream) {
   v = vactivate<V, A>(v);
-  if constexpr (Masked) V::store_first(p, v, tail); else store_whole<V>(p, v, stream);
+  if constexpr (!Masked) {
+    store_whole<V>(p, v, stream);
+  } else if constexpr (V::kLineVector) {
+    V::store(p, v, m);
+  } else {
+    V::store_first(p, v, tail);
+  }
 }
 
 // Which of a block's kInputs input columns lie outside the image. With "same" padding (stride 1,
@@ -132,8 +140,8 @@ __attribute__((always_inline)) static inline void block(const Pass& p,
   for (int q = 0; q < R; ++q) {
 #pragma GCC unroll 16
     for (int j = 0; j < B; ++j) {
-      store_out<V, Masked, A>(y + q * p.out_row + j * p.y_pixel, acc[q][j], p.tail,
-                              p.stream);
+      store_out<V, Masked, A>(y + q * p.out_row + j * p.y_pixel, acc[q][j], m,
+                              p.tail, p.stream);
     }
   }
 }
@@ -209,7 +217,8 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   const Geometry& g = a.geometry;
   const int64_t C = a.channels;
   const int64_t tiles = a.tile_end - a.tile_begin;
-  const int64_t last_tile = min_i64(T, C - (a.tile_end - 1) * T);
+  const int64_t last_tile = min_i64(T, a.lead + C - (a.tile_end - 1) * T);
+  const int64_t first_lane = a.tile_begin == 0 ? a.lead : 0;
   int64_t lo, hi;
   valid_outputs(-g.pad_left, S, g.in_w - 2, g.out_w, &lo, &hi);
   // Columns per strip, the wider of two rules. (1) The strip's input rows of every tile
@@ -265,9 +274,12 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
         pt.x = a.x + (a.tile_begin + t) * T;
         pt.w = a.packed + (a.tile_begin + t) * 10 * T;
         pt.y = a.y + oh * p.out_row + (a.tile_begin + t) * T;
-        const bool masked = t + 1 == tiles && last_tile != T;
-        pt.tail = masked ? last_tile : T;
-        const typename V::Mask m = masked ? V::tail_mask(last_tile) : typename V::Mask{};
+        const int64_t lane_lo = t == 0 ? first_lane : 0;
+        const int64_t lane_hi = t + 1 == tiles ? last_tile : T;
+        const bool masked = lane_lo > 0 || lane_hi != T;
+        pt.tail = lane_hi;
+        const typename V::Mask m =
+            masked ? V::range_mask(lane_lo, lane_hi) : typename V::Mask{};
         // Passes with every input row inside the image (all but the first and last) skip the
         // row checks at compile time.
         const auto go = [&](auto rows, auto clip_rows, auto masked_tile) {

@@ -38,6 +38,7 @@ struct Row {
   const float* w;       // packed first tile: [bias][taps]
   float* y;             // output pixel (oh, 0), offset to the first tile's channels
   int64_t tiles, w_tile_stride, last_tile_channels;
+  int64_t first_lane;   // lanes of the first tile before its first channel (DwconvNhwcArgs::lead)
   int64_t channels;     // C (input = output channels, multiplier 1): floats between input pixels
   int64_t y_pixel;      // floats between output pixels
   int64_t in_w;
@@ -139,17 +140,28 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
 template <class V, class Block>
 static inline void for_each_tile(const Row& r, Block&& block) {
   Row rt = r;
-  for (int64_t t = 0; t + 1 < r.tiles; ++t) {
-    if (r.ahead != nullptr) r.ahead->step();
-    block(std::false_type{}, rt, typename V::Mask{});
+  const auto next = [&] {
     rt.x += V::kWidth;
     rt.y += V::kWidth;
     rt.w += r.w_tile_stride;
+  };
+  int64_t t = 0;
+  if (r.first_lane > 0 && r.tiles > 1) {
+    if (r.ahead != nullptr) r.ahead->step();
+    block(std::true_type{}, rt, V::range_mask(r.first_lane, V::kWidth));
+    next();
+    ++t;
   }
-  if (r.last_tile_channels == V::kWidth) {
+  for (; t + 1 < r.tiles; ++t) {
+    if (r.ahead != nullptr) r.ahead->step();
+    block(std::false_type{}, rt, typename V::Mask{});
+    next();
+  }
+  const int64_t lane_lo = r.tiles == 1 ? r.first_lane : 0;
+  if (lane_lo == 0 && r.last_tile_channels == V::kWidth) {
     block(std::false_type{}, rt, typename V::Mask{});
   } else {
-    block(std::true_type{}, rt, V::tail_mask(r.last_tile_channels));
+    block(std::true_type{}, rt, V::range_mask(lane_lo, r.last_tile_channels));
   }
 }
 
@@ -324,7 +336,8 @@ void run(const kernels::DwconvNhwcArgs& p) {
       r.y = p.y + oh * g.out_w * p.y_pixel_stride + c0;
       r.tiles = p.tile_end - p.tile_begin;
       r.w_tile_stride = (1 + taps) * T;
-      r.last_tile_channels = min_i64(T, C - (p.tile_end - 1) * T);
+      r.last_tile_channels = min_i64(T, p.lead + C - (p.tile_end - 1) * T);
+      r.first_lane = p.tile_begin == 0 ? p.lead : 0;
       r.channels = C;
       r.y_pixel = p.y_pixel_stride;
       r.in_w = g.in_w;
