@@ -367,10 +367,13 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
   }
   if (p.layout == Layout::NHWC) {
     kernels::DwconvNhwcArgs a = nhwc_args(p, b, p.in_channels, tile_, access.source);
+    // lead floats before x and y, on integers: a pointer before its array is undefined even if
+    // never dereferenced (the kernels touch the lead lanes only through masks).
+    const auto lead_bytes = uintptr_t(access.lead) * sizeof(float);
     a.lead = access.lead;
-    a.x = x - a.lead;
+    a.x = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(x) - lead_bytes);
     a.packed = packed_[size_t(a.lead / kLeadStep)].get();
-    a.y = y - a.lead;
+    a.y = reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(y) - lead_bytes);
     a.tile_begin = tile_begin;
     a.tile_end = tile_end;
     a.stream_y = access.stream_y;
