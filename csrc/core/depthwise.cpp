@@ -281,28 +281,26 @@ int64_t DepthwiseOp::tiles(int64_t lead) const {
   return ceil_div(lead + plan_.out_channels, tile_);
 }
 
-// NHWC, multiplier 1, on tiles of one cache line, with whole lines per pixel.
-bool DepthwiseOp::leads() const {
-  const ConvPlan& p = plan_;
-  return p.layout == Layout::NHWC && p.out_channels == p.in_channels &&
-         tile_ == kCacheLineFloats && p.in_channels % kCacheLineFloats == 0;
-}
-
+// NHWC, multiplier 1, on tiles of one cache line, with whole lines per pixel and enough tiles.
 // A lead adds a tile, which the whole-line loads must repay: from 3 tiles for 3x3 kernels, whose
 // loads per FMA are the most, from 8 for larger ones. Measured with the input 16 bytes past a line
 // (AVX-512, AMD Zen 5, 1 thread, batch 1, separate runs, µs, without -> with a lead): 3x3 s1
 // C144@56 72.8 -> 55.3, C384@14 14.0 -> 10.9, C960@7 7.7 -> 5.9, C128@28 18.8 -> 14.9, C96@56
 // 47.6 -> 40.6, C64@56 34.0 -> 33.1, C32@112 60.4 -> 64.2; 3x3 s2 C96@112 103.5 -> 82.5, C48@56
 // 8.7 -> 7.5; 5x5 C240@28 69.8 -> 67.1, C672@14 50.6 -> 47.1; 7x7 C384@14 46.4 -> 42.8, C96@56
-// 195 -> 207. The restrided path reads its own aligned copies.
+// 195 -> 207.
+bool DepthwiseOp::leads() const {
+  const ConvPlan& p = plan_;
+  const int64_t min_tiles = p.window.kernel_h == 3 && p.window.kernel_w == 3 ? 3 : 8;
+  return p.layout == Layout::NHWC && p.out_channels == p.in_channels &&
+         tile_ == kCacheLineFloats && p.in_channels % kCacheLineFloats == 0 &&
+         tiles() >= min_tiles;
+}
+
+// The restrided path reads its own aligned copies.
 int64_t DepthwiseOp::lead_for(const float* x) const {
-  const auto line = uintptr_t(kCacheLineFloats * sizeof(float));
-  const auto offset = int64_t(reinterpret_cast<uintptr_t>(x) % line / sizeof(float));
-  const Window& w = plan_.window;
-  const int64_t min_tiles = w.kernel_h == 3 && w.kernel_w == 3 ? 3 : 8;
-  if (!leads() || tiles() < min_tiles || restrided_group() > 0 || offset % kLeadStep != 0) {
-    return 0;
-  }
+  const int64_t offset = floats_past_line(x);
+  if (!leads() || restrided_group() > 0 || offset % kLeadStep != 0) return 0;
   return offset;
 }
 
@@ -451,7 +449,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   Access access;
   access.stream_y = p.layout == Layout::NHWC &&
                     p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
-                    p.out_channels % kCacheLineFloats == 0 && line_aligned(y);
+                    p.out_channels % kCacheLineFloats == 0 && floats_past_line(y) == 0;
   access.lead = access.stream_y ? 0 : lead_for(x);
   const int64_t tiles_total = tiles(access.lead);
   // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the

@@ -26,10 +26,12 @@ namespace detail {
 // prefetch them ahead in software.
 constexpr int64_t kStreamedBytes = int64_t(8) << 20;
 
-// Non-temporal stores write whole 64-byte cache lines, so they need outputs aligned to one.
+// Floats from the 64-byte cache line p lies in to p: non-temporal stores need 0, and a lead
+// (DepthwiseOp::lead_for) shifts the channel tiles by it.
 constexpr int64_t kCacheLineFloats = 16;
-inline bool line_aligned(const float* p) {
-  return reinterpret_cast<uintptr_t>(p) % (kCacheLineFloats * sizeof(float)) == 0;
+inline int64_t floats_past_line(const float* p) {
+  return int64_t(reinterpret_cast<uintptr_t>(p) % (kCacheLineFloats * sizeof(float)) /
+                 sizeof(float));
 }
 
 // Packed weights, shared by the copies of an op (for_plan) and never changed after packing.
@@ -88,7 +90,7 @@ class DepthwiseOp {
   // NHWC channels per group whose input is copied to a padded pixel stride, or 0 (in place).
   int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
-  bool leads() const;      // whether inputs off a cache line run with a lead (lead_for)
+  bool leads() const;      // whether inputs off a cache line may run with a lead (lead_for)
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
