@@ -114,7 +114,8 @@ def test_depthwise_every_width_tail(isa, W, layout):
 # The NCHW kernel vectorises along the width (8 or 16 lanes) in passes of up to 4 output rows: widths
 # around one and two vectors, and wide enough for interior blocks whose next vector ends inside the
 # row or not (AVX-512 cuts their "same"-padded taps from whole vectors), heights that leave 1, 2 or
-# 3 rows after the passes, both strides of its square 3x3/5x5/7x7 paths and the general path (4x4,
+# 3 rows after the passes and, from 11 rows, passes with a row above and below (where AVX-512's
+# 3x3 loads whole vectors past the row ends and masks the FMAs instead), both strides of its square 3x3/5x5/7x7 paths and the general path (4x4,
 # dilation), multiplier 1 and 2. (Whole planes up to 12 wide at stride 1 take the flat kernel
 # instead, tested below.)
 @pytest.mark.parametrize("W", [7, 8, 9, 15, 16, 17, 24, 25, 33, 49, 64, 100])

@@ -26,8 +26,11 @@
 //    larger strides gather.
 // Borders without a padded copy: input rows outside the image are skipped; a block whose taps
 // reach outside the row loads through per-tap lane masks, computed once per plane for each border
-// column group; the last vector of a row stores only its lanes before out_w. Bias and activation
-// are applied in registers.
+// column group, or (3x3 s1 on AVX-512, rows with a row above and below) loads whole vectors and
+// masks its FMAs; the last vector of a row stores only its lanes before out_w. Copying the rows
+// with their padding into a scratch of line-aligned rows instead (every block interior, every
+// load whole lines) lost: the copy cost ~2.5 cycles per vector, as much as it saved (3x3 C32@112
+// 0.85x, C144@56 1.0x). Bias and activation are applied in registers.
 #pragma once
 
 #include <array>
@@ -165,10 +168,11 @@ __attribute__((always_inline)) static inline typename V::Reg lanes_from(typename
   }
 }
 
-template <class V, int K, int S, int R, int B, bool Edge, bool RowsInside, int Pad, Activation A>
+template <class V, int K, int S, int R, int B, bool Edge, bool RowsInside, int Pad, Activation A,
+          bool Cols = false>
 __attribute__((always_inline)) static inline void block_square(
     const Plane& p, const SquareWeights<V, K>& w, const Lanes<V, S>* lanes, int64_t oh,
-    int64_t ow0) {
+    int64_t ow0, const typename V::Mask* cols = nullptr) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
   constexpr int kInputRows = (R - 1) * S + K;
@@ -184,7 +188,12 @@ __attribute__((always_inline)) static inline void block_square(
   const int64_t col0 = ow0 * S - p.pad_left;
   float* const y = p.y + oh * out_w + ow0;
   // An interior block addresses its loads from the row's first column (constant offsets).
-  const float* const x = Edge ? p.x : p.x + col0;
+  const float* const x = Edge ? p.x : beside(p.x, col0);
+  typename V::Mask col_mask[Cols ? B * K : 1];
+  if constexpr (Cols) {
+#pragma GCC unroll 32
+    for (int i = 0; i < B * K; ++i) col_mask[i] = cols[i];
+  }
   const int64_t col = Edge ? col0 : 0;
   constexpr int kVectors = kSquareVectors<K, S>;
   const Lanes<V, S> none{};
@@ -233,11 +242,14 @@ __attribute__((always_inline)) static inline void block_square(
         if (kh < 0 || kh >= K) continue;
         const Reg wk = w.reg[kh * K + kw];
 #pragma GCC unroll 8
-        for (int b = 0; b < B; ++b) acc[r][b] = V::fma(xv[b], wk, acc[r][b]);
+        for (int b = 0; b < B; ++b) {
+          acc[r][b] = Cols ? V::fma(xv[b], wk, acc[r][b], col_mask[b * K + kw])
+                           : V::fma(xv[b], wk, acc[r][b]);
+        }
       }
     }
   }
-  store_block<V, S, R, B, Edge, A>(acc, y, out_w, out_w - ow0);
+  store_block<V, S, R, B, Edge || Cols, A>(acc, y, out_w, out_w - ow0);
 }
 
 // Block of any kernel, stride and dilation: every tap's weight is broadcast once for all R*B
@@ -385,14 +397,38 @@ static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end
     }
     return lanes;
   };
+  // Whether the rows of a pass of `rows` rows from output row oh have a row above and below
+  // them, so that vectors loaded past either end of a row are inside the plane. A border vector
+  // in such a pass loads whole vectors as in the interior and drops the taps outside the row by
+  // masked FMAs (one mask per kernel column), instead of loading through lane masks. Measured
+  // (AVX-512, AMD Zen 5, 1 thread, batch 1, 3x3 s1, old and new library in separate runs, µs):
+  // C144@56 114-162 -> 92-131, C64@56 49-62 -> 42-54, C64@64 47-48 -> 42, C24@120 68-71 -> 61-68,
+  // C32@112 71-88 -> 81-83 (noisy), C1@112 1.9-2.0 -> 1.8.
+  const auto loadable = [&](int64_t oh, int64_t rows) {
+    const int64_t ih0 = oh * S - p.pad_top;
+    return ih0 >= 1 && ih0 + (rows - 1) * S + K < p.in_h;
+  };
   const auto border = [&](auto vectors, int64_t ow) {
     constexpr int BB = decltype(vectors)::value;
     if constexpr (S == 1 && kAlignedTaps<V> && K <= kMaxMaskedAlignedTaps) {
       if (same) {
         const auto lanes = pad_lanes(vectors, ow);
+        // Tap kw of vector b: its lanes inside the row.
+        typename V::Mask cols[BB * K];
+#pragma GCC unroll 32
+        for (int i = 0; i < BB * K; ++i) {
+          cols[i] = lanes_inside<V, 1>(ow + (i / K) * W + i % K - p.pad_left, 1, p.in_w).m[0];
+        }
         row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
-          block_square<V, K, S, decltype(rows)::value, BB, true, false, kPad, A>(
-              p, w, lanes.data(), oh, ow);
+          constexpr int RR = decltype(rows)::value;
+          if constexpr (BB == 1) {  // more vectors would need more masks than mask registers
+            if (loadable(oh, RR)) {
+              block_square<V, K, S, RR, BB, false, true, kPad, A, true>(p, w, nullptr, oh, ow,
+                                                                        cols);
+              return;
+            }
+          }
+          block_square<V, K, S, RR, BB, true, false, kPad, A>(p, w, lanes.data(), oh, ow);
         });
         return;
       }
@@ -418,7 +454,8 @@ static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end
           constexpr int RR = decltype(rows)::value, BB = decltype(vectors)::value;
           constexpr bool kInside = decltype(inside)::value;
           if constexpr (S == 1 && kAlignedTaps<V>) {
-            if (same && ow + (BB + 1) * W <= p.in_w) {
+            // The vector after the block inside the row, or in the next one.
+            if (same && (ow + (BB + 1) * W <= p.in_w || loadable(oh, RR))) {
               block_square<V, K, S, RR, BB, false, kInside, kPad, A>(p, pass_w, nullptr, oh, ow);
               return;
             }

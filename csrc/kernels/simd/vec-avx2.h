@@ -43,6 +43,7 @@ struct VecAvx2 {
   static Reg set1(float v) { return _mm256_set1_ps(v); }
   static Reg zero() { return _mm256_setzero_ps(); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg fma(Reg a, Reg b, Reg c, Mask m) { return fma(and_mask(a, m), b, c); }  // c off m
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static float sum(Reg v) {  // of the lanes
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -27,6 +27,7 @@ struct VecAvx512 {
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg fma(Reg a, Reg b, Reg c, Mask m) { return _mm512_mask3_fmadd_ps(a, b, c, m); }  // c off m
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static float sum(Reg v) { return _mm512_reduce_add_ps(v); }  // of the lanes
   static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
