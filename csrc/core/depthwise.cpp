@@ -253,8 +253,14 @@ bool DepthwiseOp::interleavable() const {
 // C64@36 1.30x / 1.07x, C64@40 1.03x / 1.02x, C64@44 1.01x / 0.99x, C64@48 0.90x / 0.95x, C144@56
 // 0.87x; 5x5 C240@28 1.37-1.42x / 1.48x, C64@40 1.56x / 1.39x, C64@48 1.29x / 1.39x, C96@56 0.95x.
 // At stride 2 it loses (3x3 C144@56 -> 28 0.62x / 1.03x, C64@80 0.81x / 0.89x).
+// The NHWC kernel computes whole tiles, so fewer channels than half a tile run direct on images
+// wider than the flat kernel's: 7x7 C1@56 took 33 µs interleaved against 3.0 direct, C4@56 34 vs
+// 11.7, 3x3 C4@28 2.5-2.7 vs 1.7, C1@14 1.0 vs 0.4; at half a tile it was a tie (C8: 7x7@56 35 vs
+// 23, 5x5@14 2.2-3.0 vs 3.6, 3x3@28 3.0 vs 3.2), and the flat kernel lost on 3x3 C4@7 (0.6 vs
+// 0.8; AVX-512, 1 thread, batch 1).
 int64_t DepthwiseOp::interleave_tiles() const {
   if (!interleavable()) return 0;
+  if (2 * plan_.out_channels < tile_ && plan_.geometry.out_w > kFlatMaxWidth) return 0;
   const Geometry& g = plan_.geometry;
   const int64_t tile_image_bytes =
       (g.in_h * g.in_w + g.out_h * g.out_w) * tile_ * int64_t(sizeof(float));
