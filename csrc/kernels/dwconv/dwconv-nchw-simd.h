@@ -410,28 +410,35 @@ static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end
   };
   const auto border = [&](auto vectors, int64_t ow) {
     constexpr int BB = decltype(vectors)::value;
-    if constexpr (S == 1 && kAlignedTaps<V> && K <= kMaxMaskedAlignedTaps) {
-      if (same) {
-        const auto lanes = pad_lanes(vectors, ow);
-        // Tap kw of vector b: its lanes inside the row.
-        typename V::Mask cols[BB * K];
+    // Tap kw of vector b: its lanes whose input column is inside the row; usable if the columns
+    // its whole-vector loads reach lie in its row and the rows above and below. With one mask
+    // register left for the stores. At stride 2 it was a tie (3x3 C96@112 114-136 -> 117-161 µs,
+    // C144@56 59-73 -> 55-58, C192@28 23-31 -> 23-34).
+    constexpr bool kColumnMasks = S == 1 && BB * K <= V::kMaskRegisters - 1;
+    typename V::Mask cols[BB * K];
+    bool near_row = false;
+    if constexpr (kColumnMasks) {
 #pragma GCC unroll 32
-        for (int i = 0; i < BB * K; ++i) {
-          cols[i] = lanes_inside<V, 1>(ow + (i / K) * W + i % K - p.pad_left, 1, p.in_w).m[0];
-        }
-        row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
-          constexpr int RR = decltype(rows)::value;
-          if constexpr (BB == 1) {  // more vectors would need more masks than mask registers
-            if (loadable(oh, RR)) {
-              block_square<V, K, S, RR, BB, false, true, kPad, A, true>(p, w, nullptr, oh, ow,
-                                                                        cols);
-              return;
-            }
-          }
-          block_square<V, K, S, RR, BB, true, false, kPad, A>(p, w, lanes.data(), oh, ow);
-        });
-        return;
+      for (int i = 0; i < BB * K; ++i) {
+        cols[i] = lanes_inside<V, 0>(S * (ow + (i / K) * W) + i % K - p.pad_left, S, p.in_w).m[0];
       }
+      near_row = S * ow - p.pad_left - W >= -p.in_w && S * (ow + BB * W) + K + W <= 2 * p.in_w;
+    }
+    const auto passes = [&](auto pad, const Lanes<V, S>* lanes) {
+      constexpr int P = decltype(pad)::value;
+      row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
+        constexpr int RR = decltype(rows)::value;
+        if constexpr (kColumnMasks) {
+          if (near_row && loadable(oh, RR)) {
+            block_square<V, K, S, RR, BB, false, true, P, A, true>(p, w, nullptr, oh, ow, cols);
+            return;
+          }
+        }
+        block_square<V, K, S, RR, BB, true, false, P, A>(p, w, lanes, oh, ow);
+      });
+    };
+    if constexpr (S == 1 && kAlignedTaps<V> && K <= kMaxMaskedAlignedTaps) {
+      if (same) return passes(std::integral_constant<int, kPad>{}, pad_lanes(vectors, ow).data());
     }
     Lanes<V, S> lanes[BB * kVectors];
 #pragma GCC unroll 8
@@ -441,9 +448,7 @@ static inline void plane_square(const Plane& p, int64_t oh_begin, int64_t oh_end
         lanes[b * kVectors + v] = lanes_inside<V, S>((ow + b * W) * S - p.pad_left + v * S, S, p.in_w);
       }
     }
-    row_passes<R>(oh_begin, oh_end, [&](auto rows, int64_t oh) {
-      block_square<V, K, S, decltype(rows)::value, BB, true, false, -1, A>(p, w, lanes, oh, ow);
-    });
+    passes(std::integral_constant<int, -1>{}, lanes);
   };
   int64_t rows_lo, rows_hi;
   valid_outputs(-p.pad_top, S, p.in_h - (K - 1), oh_end, &rows_lo, &rows_hi);

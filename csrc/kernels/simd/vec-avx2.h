@@ -14,6 +14,7 @@ struct VecAvx2 {
   using Mask = __m256i;
   static constexpr int kWidth = 8;
   static constexpr int kRegisters = 16;
+  static constexpr int kMaskRegisters = 0;  // masks take vector registers
 
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static Reg load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }

@@ -13,6 +13,7 @@ struct VecAvx512 {
   using Mask = __mmask16;
   static constexpr int kWidth = 16;
   static constexpr int kRegisters = 32;
+  static constexpr int kMaskRegisters = 7;  // k1-k7 can mask an instruction
 
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static Reg load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
