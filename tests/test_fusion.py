@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from conftest import check, num_threads, poisoned, randn, reference, to_layout
+from conftest import check, num_threads, placed, poisoned, randn, reference, to_layout
 
 
 def run_case(rng, layout, n, c, h, w, k, m, cout, stride=1, padding="same", dilation=1,
@@ -54,6 +54,23 @@ def test_fused_streamed_input(isa, fusion, threads, stride, padding):
     with num_threads(threads):
         run_case(np.random.default_rng(3 * threads + stride), "NHWC", 3, 67, 109, 97, 3, 1, 21,
                  stride=stride, padding=padding, act="relu")
+
+
+@pytest.mark.parametrize("offset", [0, 4, 16, 32, 48])
+@pytest.mark.parametrize("c, h", [(960, 7), (48, 9)])
+def test_separable_input_off_a_cache_line(isa, fusion, offset, c, h):
+    """A functional call packs the depthwise weights only for its input's lead (16, 32 or 48
+    bytes past a cache line, on AVX-512, when the channels fill enough tiles)."""
+    rng = np.random.default_rng(offset + c)
+    x = randn(rng, (2, c, h, h))
+    dw = randn(rng, (c, 1, 3, 3))
+    pw = randn(rng, (24, c))
+    ref = reference.separable_conv2d(x, dw, pw, depthwise_activation="relu6", padding="same")
+    xl = placed(to_layout(x, "NHWC"), offset)
+    assert xl.ctypes.data % 64 == offset
+    got = sepconv.separable_conv2d(xl, dw, pw, depthwise_activation="relu6", padding="same",
+                                   layout="NHWC")
+    check(got, to_layout(ref, "NHWC"))
 
 
 @settings(max_examples=40, deadline=None,

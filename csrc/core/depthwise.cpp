@@ -188,15 +188,19 @@ FlatMasks flat_masks(const ConvPlan& p, int64_t width) {
 
 }  // namespace
 
-DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias)
+DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias,
+                         const float* only_input)
     : plan_(p), kt_(&active_kernels()), tile_(kt_->dwconv_nhwc_channel_tile), weights_(weight),
       biases_(bias) {
   if (p.layout == Layout::NHWC || interleavable()) {  // for_plan may switch to interleaving
-    packed_[0] = pack_dwconv_nhwc(p, weight, bias, tile_, 0);
+    packed_[0] = pack_dwconv_nhwc(p, weight, bias, tile_, 0);  // also streamed outputs' weights
   }
+  // The lead that only_input runs with, or -1 for every lead.
+  const int64_t only = only_input == nullptr ? -1 : lead_from(only_input);
   if (leads()) {
     for (size_t i = 1; i < packed_.size(); ++i) {
-      packed_[i] = pack_dwconv_nhwc(p, weight, bias, tile_, int64_t(i) * kLeadStep);
+      const int64_t lead = int64_t(i) * kLeadStep;
+      if (only < 0 || only == lead) packed_[i] = pack_dwconv_nhwc(p, weight, bias, tile_, lead);
     }
   }
   flat_cache_ = std::make_shared<FlatMaskCache>();
@@ -304,10 +308,15 @@ bool DepthwiseOp::leads() const {
 }
 
 // The restrided path reads its own aligned copies.
-int64_t DepthwiseOp::lead_for(const float* x) const {
+int64_t DepthwiseOp::lead_from(const float* x) const {
   const int64_t offset = floats_past_line(x);
-  if (!leads() || restrided_group() > 0 || offset % kLeadStep != 0) return 0;
-  return offset;
+  return !leads() || restrided_group() > 0 || offset % kLeadStep != 0 ? 0 : offset;
+}
+
+// An op built for one input has only its lead's weights.
+int64_t DepthwiseOp::lead_for(const float* x) const {
+  const int64_t lead = lead_from(x);
+  return packed_[size_t(lead / kLeadStep)] ? lead : 0;
 }
 
 int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
@@ -503,7 +512,7 @@ void depthwise_conv2d(const DepthwiseConv2dDesc& desc, const float* x, const flo
                       const float* bias, float* y) {
   const ConvPlan p = plan(desc);
   detail::require_output(p, y, x, weight, bias, p.out_channels);
-  detail::DepthwiseOp(p, weight, bias)(x, y);
+  detail::DepthwiseOp(p, weight, bias, x)(x, y);
 }
 
 }  // namespace sepconv

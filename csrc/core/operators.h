@@ -47,7 +47,10 @@ struct FlatMasks {
 // when it was built.
 class DepthwiseOp {
  public:
-  DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias);
+  // only_input: the one input the op will run on, if known (a functional call), so that only
+  // the weights for its lead are packed.
+  DepthwiseOp(const ConvPlan& p, const float* weight, const float* bias,
+              const float* only_input = nullptr);
   // The same weights run on p (which must differ from plan() only in batch and image size).
   DepthwiseOp for_plan(const ConvPlan& p) const;
 
@@ -91,6 +94,7 @@ class DepthwiseOp {
   int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
   bool leads() const;      // whether inputs off a cache line may run with a lead (lead_for)
+  int64_t lead_from(const float* x) const;  // lead_for(x) if every lead's weights were packed
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
@@ -151,8 +155,10 @@ class PointwiseOp {
 // Depthwise then pointwise, fused band by band where the intermediate outgrows L2.
 class SeparableOp {
  public:
+  // only_input: as in DepthwiseOp.
   SeparableOp(const SeparablePlan& s, const float* depthwise_weight, const float* depthwise_bias,
-              const float* pointwise_weight, const float* pointwise_bias);
+              const float* pointwise_weight, const float* pointwise_bias,
+              const float* only_input = nullptr);
   SeparableOp for_plan(const SeparablePlan& s) const;
   void operator()(const float* x, float* y) const;
   bool fused() const { return fused_; }

@@ -47,8 +47,8 @@ bool fuse_stages(Layout layout, int64_t intermediate_floats, int64_t nchw_above_
 
 SeparableOp::SeparableOp(const SeparablePlan& s, const float* depthwise_weight,
                          const float* depthwise_bias, const float* pointwise_weight,
-                         const float* pointwise_bias)
-    : SeparableOp(DepthwiseOp(s.depthwise, depthwise_weight, depthwise_bias),
+                         const float* pointwise_bias, const float* only_input)
+    : SeparableOp(DepthwiseOp(s.depthwise, depthwise_weight, depthwise_bias, only_input),
                   PointwiseOp(s.pointwise, pointwise_weight, pointwise_bias), s) {}
 
 SeparableOp::SeparableOp(DepthwiseOp dw, PointwiseOp pw, const SeparablePlan& s)
@@ -128,7 +128,8 @@ void separable_conv2d(const SeparableConv2dDesc& desc, const float* x,
   detail::require_disjoint(y, pw.y_count, depthwise_bias, dw.out_channels, "depthwise_bias");
   detail::require_disjoint(y, pw.y_count, pointwise_weight, pw.weight_count, "pointwise_weight");
   detail::require_disjoint(y, pw.y_count, pointwise_bias, pw.out_channels, "pointwise_bias");
-  detail::SeparableOp(s, depthwise_weight, depthwise_bias, pointwise_weight, pointwise_bias)(x, y);
+  detail::SeparableOp(s, depthwise_weight, depthwise_bias, pointwise_weight, pointwise_bias, x)(x,
+                                                                                             y);
 }
 
 }  // namespace sepconv
