@@ -213,10 +213,11 @@ def test_depthwise_nchw_interleaved_groups(isa, fusion, K, stride, HW, threads):
 
 # The NHWC row kernel (kernel widths 3, 5, 7 at stride 1 or 2) runs blocks of 6-8 outputs along
 # the width, the first one and those after the last unclipped block skipping the columns outside
-# the image: widths below, at and around the block, left and right paddings from 0 to beyond the
-# block, C with and without a channel tail.
+# the image, and stride-1 "same" rows in segments of up to 16 outputs (AVX-512 5x5 and 7x7; 8-10
+# on AVX2): widths below, at and around the block, two and three segments (31: 16 + 15, 48: three
+# of 16), left and right paddings from 0 to beyond the block, C with and without a channel tail.
 @pytest.mark.parametrize("K, stride", [(3, 2), (5, 1), (5, 2), (7, 1), (7, 2)])
-@pytest.mark.parametrize("W", [1, 3, 5, 6, 8, 9, 13, 16, 21])
+@pytest.mark.parametrize("W", [1, 3, 5, 6, 8, 9, 13, 16, 21, 31, 48])
 @pytest.mark.parametrize("pad_w", [(0, 0), (1, 0), "same", (0, 4), (9, 2)],
                          ids=["0", "left1", "same", "right4", "left9"])
 @pytest.mark.parametrize("C", [8, 11])

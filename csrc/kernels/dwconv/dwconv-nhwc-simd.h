@@ -171,8 +171,16 @@ static inline void for_each_tile(const Row& r, Block&& block) {
 // 5x5, 6 for 7x7; 1 thread, batch 1, alternating in one process): 5x5 C960@7 2.25x, C576@10 1.57x,
 // C672@14 1.52x, C240@28 1.15x, C96@56 1.08x; 7x7 C960@7 1.83x, C384@14 1.33x, C192@28 1.21x,
 // C96@56 1.22x.
+// AVX2: the accumulators beside the KW weights and one input in its 16 registers. AVX-512 runs 5x5
+// and 7x7 on 16 accumulators of its 32 registers: with 8 (7x7) or 10 (5x5) each accumulator's
+// chain of KW FMAs per kernel row came back every KW FMAs, under the FMA latency times its two
+// pipes, and the blocks were too long for the out-of-order window to overlap. Measured (AMD Zen 5,
+// 1 thread, batch 1, µs, old and new library in turns): 7x7 C96@56 181-187 -> 151-152, C192@28
+// 95 -> 65, C384@14 43.5 -> 30, C960@7 19 -> 19 (one segment of 7 either way); 5x5 C240@28 64-65
+// -> 53-54.5, C672@14 48-49 -> 33, C96@56 86-87 -> 84-86.
 template <class V, int KW>
-constexpr int narrow_width() {  // accumulators beside the KW weights and one input (AVX2's 16)
+constexpr int narrow_width() {
+  if (KW >= 5 && V::kRegisters >= 32) return 16;
   return (V::kRegisters < 16 ? V::kRegisters : 16) - KW - 1;
 }
 
