@@ -179,10 +179,17 @@ static inline void for_each_tile(const Row& r, Block&& block) {
 // 95 -> 65, C384@14 43.5 -> 30, C960@7 19 -> 19 (one segment of 7 either way); 5x5 C240@28 64-65
 // -> 53-54.5, C672@14 48-49 -> 33, C96@56 86-87 -> 84-86.
 template <class V, int KW>
-constexpr int narrow_width() {
-  if (KW >= 5 && V::kRegisters >= 32) return 16;
+constexpr int any_width() {  // rows without "same" padding: the narrow ones, in one segment
   return (V::kRegisters < 16 ? V::kRegisters : 16) - KW - 1;
 }
+
+template <class V, int KW>
+constexpr int narrow_width() {
+  return KW >= 5 && V::kRegisters >= 32 ? 16 : any_width<V, KW>();
+}
+
+template <class V, Activation A>
+static inline void blocks_any(const Row& r, int64_t lo, int64_t hi);
 
 // Outputs [ow0, ow0 + n) for 1 <= n <= N, the input columns outside the image skipped as `kind`.
 template <class V, int KW, int N, Activation A>
@@ -190,9 +197,19 @@ static inline void segment(const Row& r, int64_t n, int64_t ow0, Cols kind) {
   if constexpr (N >= 1) {
     if (n != N) return segment<V, KW, N - 1, A>(r, n, ow0, kind);
     const auto go = [&](auto cols) {
-      for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
-        block_fixed<V, KW, 1, N, decltype(cols)::value, decltype(masked)::value, A>(rt, ow0, m);
-      });
+      constexpr Cols K = decltype(cols)::value;
+      // The kinds segments() gives a segment of N outputs (a row of several segments has them
+      // at least half as wide as narrow_width); the others are not compiled, for build time.
+      constexpr bool kReachable =
+          K == Cols::Both ||
+          (K == Cols::Any ? N <= any_width<V, KW>() : 2 * N >= narrow_width<V, KW>());
+      if constexpr (kReachable) {
+        for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+          block_fixed<V, KW, 1, N, K, decltype(masked)::value, A>(rt, ow0, m);
+        });
+      } else {
+        blocks_any<V, A>(r, ow0, ow0 + n);
+      }
     };
     switch (kind) {
       case Cols::Inside: go(std::integral_constant<Cols, Cols::Inside>{}); break;
@@ -230,7 +247,7 @@ static inline void row_fixed(const Row& r, int64_t out_w) {
   int64_t lo, hi;
   valid_outputs(-r.pad_left, S, r.in_w - (KW - 1), out_w, &lo, &hi);
   if constexpr (S == 1) {
-    if (r.same || out_w <= narrow_width<V, KW>()) return segments<V, KW, A>(r, out_w);
+    if (r.same || out_w <= any_width<V, KW>()) return segments<V, KW, A>(r, out_w);
   }
   int64_t ow = 0;
   const auto at = [&](auto width, auto clip) {
