@@ -188,9 +188,6 @@ constexpr int narrow_width() {
   return KW >= 5 && V::kRegisters >= 32 ? 16 : any_width<V, KW>();
 }
 
-template <class V, Activation A>
-static inline void blocks_any(const Row& r, int64_t lo, int64_t hi);
-
 // Outputs [ow0, ow0 + n) for 1 <= n <= N, the input columns outside the image skipped as `kind`.
 template <class V, int KW, int N, Activation A>
 static inline void segment(const Row& r, int64_t n, int64_t ow0, Cols kind) {
@@ -199,16 +196,18 @@ static inline void segment(const Row& r, int64_t n, int64_t ow0, Cols kind) {
     const auto go = [&](auto cols) {
       constexpr Cols K = decltype(cols)::value;
       // The kinds segments() gives a segment of N outputs (a row of several segments has them
-      // at least half as wide as narrow_width); the others are not compiled, for build time.
-      constexpr bool kReachable =
-          K == Cols::Both ||
-          (K == Cols::Any ? N <= any_width<V, KW>() : 2 * N >= narrow_width<V, KW>());
-      if constexpr (kReachable) {
+      // at least half as wide as narrow_width); the others are not compiled, for build time, and
+      // would run as Any, in two halves above any_width.
+      if constexpr (K == Cols::Both ||
+                    (K == Cols::Any ? N <= any_width<V, KW>() : 2 * N >= narrow_width<V, KW>())) {
         for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
           block_fixed<V, KW, 1, N, K, decltype(masked)::value, A>(rt, ow0, m);
         });
+      } else if constexpr (K == Cols::Any) {
+        segment<V, KW, N / 2, A>(r, N / 2, ow0, Cols::Any);
+        segment<V, KW, N - N / 2, A>(r, N - N / 2, ow0 + N / 2, Cols::Any);
       } else {
-        blocks_any<V, A>(r, ow0, ow0 + n);
+        segment<V, KW, N, A>(r, N, ow0, Cols::Any);
       }
     };
     switch (kind) {
