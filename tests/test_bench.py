@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import sepconv
 
 bench = pytest.importorskip("sepconv.bench")
 
@@ -56,7 +57,28 @@ def test_quick_run_writes_json_and_markdown(tmp_path, capsys):
     text = capsys.readouterr().out
     assert SMALL in text and "Summary" in text
     table = md.read_text()
-    assert f"| {SMALL} |" in table and "|--:|" in table
+    assert f"| {SMALL} |" in table and "|--:|" in table and "%probe" in table
+    for r in rows:  # the peak-FMA probe was timed beside ours
+        o = r["ours"]
+        assert o["probe_gflops"] > 0
+        assert o["pct_probe"] == pytest.approx(100 * o["gflops"] / o["probe_gflops"])
+
+
+def test_no_probe_leaves_the_probe_out(tmp_path):
+    out, md = tmp_path / "r.json", tmp_path / "t.md"
+    assert bench.main(FAST + ["--filter", SMALL, "--no-probe", "--json", str(out),
+                              "--markdown", str(md)]) == 0
+    assert all("pct_probe" not in r["ours"] for r in _check_json(_load(out)))
+    assert "%probe" not in md.read_text()
+
+
+def test_fma_probe_counts_its_flops_on_every_isa(isa):
+    threads = sepconv.get_num_threads()
+    lanes = {"scalar": 1, "avx2": 8, "avx512": 16}.get(sepconv.config()["isa"], 1)
+    # 12 chains of lanes-wide FMAs (2 FLOPs each) per iteration, on every thread
+    assert sepconv._core.run_fma_probe(100) == 100 * 12 * lanes * 2 * threads
+    with pytest.raises(ValueError, match="iterations"):
+        sepconv._core.run_fma_probe(0)
 
 
 def test_runs_without_torch_and_onnxruntime(tmp_path, monkeypatch):

@@ -1,3 +1,6 @@
+#include "core/check.h"
+#include "core/dispatch.h"
+#include "core/parallel.h"
 #include "sepconv/sepconv.h"
 
 #define SEPCONV_STR2(x) #x
@@ -15,6 +18,17 @@ const char* compiler() {
 #else
   return "unknown";
 #endif
+}
+
+double run_fma_probe(int64_t iterations) {
+  if (iterations < 1) detail::fail("run_fma_probe: iterations must be >= 1, got ", iterations);
+  const kernels::KernelTable& k = detail::active_kernels();
+  const int threads = get_num_threads();
+  // A call through the table cannot be optimised away; its sum is not needed.
+  detail::parallel_for(threads, detail::kMinParallelWork, [&](int64_t task, int) {
+    k.fma_peak(iterations, 0.5f + float(task));
+  });
+  return double(threads) * double(iterations) * double(k.fma_peak_flops);
 }
 
 }  // namespace sepconv

@@ -147,6 +147,10 @@ struct GemmTapsArgs {
 
 struct KernelTable {
   Isa isa;
+  // The peak-FMA probe (kernels/probe/fma-peak-simd.h): `iterations` rounds of independent FMA
+  // chains, fma_peak_flops floating-point operations each; returns their sum (so they are kept).
+  float (*fma_peak)(int64_t iterations, float seed);
+  int64_t fma_peak_flops;
   int64_t dwconv_nhwc_channel_tile;  // <= kMaxChannelTile
   void (*dwconv_nhwc)(const DwconvNhwcArgs&);             // multiplier 1
   void (*dwconv_nhwc_multiplier)(const DwconvNhwcArgs&);  // any multiplier

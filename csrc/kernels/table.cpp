@@ -12,6 +12,8 @@ void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p);
 void gemm_taps_panels_generic(const kernels::GemmTapsArgs& p);
 void interleave_channels(const kernels::InterleaveArgs& p);
 void deinterleave_channels(const kernels::InterleaveArgs& p);
+float fma_peak_generic(int64_t iterations, float seed);
+int64_t fma_peak_generic_flops();
 
 #if defined(SEPCONV_ISA_SIMD)
 // Hand-written SIMD kernels of this ISA (dwconv-nhwc-<isa>.cpp, ...).
@@ -26,6 +28,8 @@ kernels::GemmTiles gemm_simd_tiles();  // gemm-<isa>.cpp
 void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p);
 void gemm_taps_panels_simd(const kernels::GemmTapsArgs& p);
+float fma_peak_simd(int64_t iterations, float seed);  // fma-peak-<isa>.cpp
+int64_t fma_peak_simd_flops();
 #endif
 
 const kernels::KernelTable& kernel_table() {
@@ -48,6 +52,8 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_rows_panels = gemm_rows_panels_simd;
     t.gemm_rows_rows = gemm_rows_rows_simd;
     t.gemm_taps_panels = gemm_taps_panels_simd;
+    t.fma_peak = fma_peak_simd;
+    t.fma_peak_flops = fma_peak_simd_flops();
 #else
     t.dwconv_nchw = dwconv_nchw_generic;
     t.dwconv_nchw_flat = nullptr;
@@ -61,6 +67,8 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_rows_panels = gemm_rows_panels_generic;
     t.gemm_rows_rows = gemm_rows_rows_generic;
     t.gemm_taps_panels = gemm_taps_panels_generic;
+    t.fma_peak = fma_peak_generic;
+    t.fma_peak_flops = fma_peak_generic_flops();
 #endif
     return t;
   }();

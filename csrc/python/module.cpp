@@ -459,6 +459,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("name"), "Force an ISA path (test hook); ValueError if this CPU cannot run it.");
   m.def("get_isa", [] { return std::string(sepconv::isa_name(sepconv::active_isa())); });
   m.def("available_isas", &available_isas);
+  m.def("run_fma_probe", &sepconv::run_fma_probe, py::arg("iterations"),
+        py::call_guard<py::gil_scoped_release>(),
+        "Peak-FMA probe on the active ISA and get_num_threads() threads; returns the FLOPs done.");
   m.def("isa_auto_selected",
         [](const std::string& name) { return sepconv::isa_auto_selected(sepconv::parse_isa(name)); },
         py::arg("name"));

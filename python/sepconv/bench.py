@@ -21,7 +21,12 @@ What it does, for every case x batch x layout x threads:
   (amortising timer overhead and the wake-up of another library's thread pool); sampling goes on
   until every implementation has spent ``--min-time`` seconds and has at least 5 samples;
 * reports the median (and min) µs per call, GFLOP/s, effective GB/s (minimum bytes moved / time),
-  % of machine peak and ratio = peer time / our time (> 1: sepconv is faster).
+  % of machine peak and ratio = peer time / our time (> 1: sepconv is faster);
+* times the peak-FMA probe (``sepconv._core.run_fma_probe``: independent FMA chains on the active
+  ISA and the row's threads) in turns with sepconv and reports % of what it reached (``%probe``):
+  the share of peak under the load the machine had during that row. On a shared machine another
+  tenant of the same cores can take a third or more of the FMA throughput for minutes, which moves
+  ``%peak`` (against ``bench/machine.json``, measured once) by as much; ``--no-probe`` skips it.
 
 Peers, each optional and skipped with a note when it cannot be imported:
 
@@ -76,6 +81,9 @@ PEERS = ("torch", "ort", "numpy", "unfused", "func", "ref")
 BLAS_IDLE_SECONDS = 0.3
 REL_TOL = 1e-4
 MIN_REPS = 5
+# Rounds of the peak-FMA probe per call: 12 chains x 8192 = ~100 K FMAs per thread, ~25 us on a
+# 4 GHz core with two FMA pipes; the timing blocks repeat the call for about block_time.
+PROBE_ITERATIONS = 8192
 MACHINE_JSON = os.path.join("bench", "machine.json")
 
 
@@ -909,9 +917,12 @@ def _fmt_ratio(r: Optional[float]) -> str:
 def table_rows(results: List[dict], peers: Sequence[str]) -> Tuple[List[str], List[List[str]]]:
     """Header and string cells of the result table (shared by the text and Markdown output)."""
     has_peak = any(r["ours"].get("pct_peak") is not None for r in results)
+    has_probe = any(r["ours"].get("pct_probe") is not None for r in results)
     head = ["case", "layout", "N", "thr", "ours µs", "min µs", "GFLOP/s", "GB/s"]
     if has_peak:
         head.append("%peak")
+    if has_probe:
+        head.append("%probe")
     for p in peers:
         head += [f"{p} µs", f"{p} x"]
     rows = []
@@ -919,13 +930,16 @@ def table_rows(results: List[dict], peers: Sequence[str]) -> Tuple[List[str], Li
         o = r["ours"]
         cells = [r["case"], r["layout"], str(r["batch"]), str(r["threads"])]
         if o.get("status") != "ok":
-            cells += ["ERROR", "-", "-", "-"] + (["-"] if has_peak else [])
+            cells += ["ERROR", "-", "-", "-"] + ["-"] * (has_peak + has_probe)
         else:
             cells += [_fmt_us(o["median_s"]), _fmt_us(o["min_s"]), f"{o['gflops']:.1f}",
                       f"{o['gbps']:.1f}"]
             if has_peak:
                 pp = o.get("pct_peak")
                 cells.append("-" if pp is None else f"{pp:.0f}%")
+            if has_probe:
+                pq = o.get("pct_probe")
+                cells.append("-" if pq is None else f"{pq:.0f}%")
         for name in peers:
             pr = r["peers"].get(name)
             if pr is None:
@@ -1132,6 +1146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", default=MACHINE_JSON,
                    help="JSON with peak_gflops_1t, peak_gflops_all, dram_gbps, l2_gbps "
                    "(default bench/machine.json if present)")
+    p.add_argument("--no-probe", action="store_true",
+                   help="do not time the peak-FMA probe beside sepconv (no %%probe column)")
     p.add_argument("--json", metavar="PATH", help="write all results and metadata as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the table as Markdown")
     p.add_argument("--plot", metavar="PATH", help="write a bar chart of the ratios (matplotlib)")
@@ -1204,6 +1220,9 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
     # peers are timed on their own after the others, each then left to go idle.
     isolated = {"numpy", "ort", "ref"} if threads > 1 else set()
     fns = {"ours": me.run}
+    probe = None if args.no_probe else getattr(sepconv._core, "run_fma_probe", None)
+    if probe is not None:
+        fns["probe"] = lambda: probe(PROBE_ITERATIONS)
     fns.update({i.name: i.run for i in impls if i.name not in isolated})
     with blas.limit(threads):
         timings = time_alternating(fns, args.min_time, MIN_REPS, args.block_time,
@@ -1221,6 +1240,10 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
         "status": "ok", "median_s": t.median, "min_s": t.min, "reps": len(t.samples),
         "calls_per_rep": t.calls_per_sample, "gflops": gflops, "gbps": min_bytes / t.median / 1e9,
         "peak_gflops": peak, "pct_peak": 100.0 * gflops / peak if peak else None}
+    if probe is not None:
+        probe_gflops = probe(PROBE_ITERATIONS) / timings["probe"].median / 1e9
+        row["ours"].update({"probe_gflops": probe_gflops,
+                            "pct_probe": 100.0 * gflops / probe_gflops})
     for impl in impls:
         pt = timings[impl.name]
         row["peers"][impl.name].update({
@@ -1361,6 +1384,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if load and load[0] > 0.5 * ncpu:
         notes.append(f"the machine was busy: load average {load[0]:.1f} on {ncpu} CPUs at the "
                      "start; compare only within this run")
+    if any(r["ours"].get("pct_probe") for r in results):
+        notes.append("%probe: of the peak-FMA probe timed in turns with sepconv in the same row "
+                     "(the machine's peak under the load it had then)")
     if not any(r["ours"].get("pct_peak") for r in results):
         notes.append("%peak: no machine peak (pass --peak-gflops or write bench/machine.json)")
     header = (f"sepconv {sepconv.__version__} ({meta['sepconv_config'].get('isa')}) on "

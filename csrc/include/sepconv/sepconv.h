@@ -151,6 +151,13 @@ bool isa_auto_selected(Isa isa);     // eligible for automatic selection
 const char* isa_name(Isa isa);
 Isa parse_isa(const std::string& name);  // throws InvalidArgument for unknown names
 
+// Peak-FMA probe: `iterations` rounds of independent FMA chains on the active ISA's widest vectors,
+// on each of get_num_threads() threads in one parallel region; returns the floating-point
+// operations done. Timed beside a kernel, it gives the machine's peak under the same load (other
+// tenants of a shared core slow both): python -m sepconv.bench reports % of peak against it.
+// Throws InvalidArgument if iterations < 1.
+double run_fma_probe(int64_t iterations);
+
 const char* version();
 const char* compiler();
 
