@@ -540,6 +540,33 @@ def test_conv2d_nhwc_three_vector_tail(isa, threads, Cout):
         compare("conv2d", x, w, b, padding=1, layout="NHWC", activation="relu", use_out=True)
 
 
+@pytest.mark.parametrize("Cin", [37, 300])
+@pytest.mark.parametrize("Cout", [12, 24, 28, 56, 88])
+@pytest.mark.parametrize("P", [1, 2, 3, 15, 16, 17, 33, 250])
+def test_pointwise_nhwc_row_pairs(isa, Cout, P, Cin):
+    """NHWC Cout = 32k + 24 (AVX-512) or 16k + 12 (AVX2): the last panel's columns run for two
+    pixels at a time (three whole vectors per pair); P covers odd rows, partial groups of pairs
+    and tiles, Cin 300 several k-blocks (the accumulators reloaded from C between them)."""
+    rng = np.random.default_rng(Cout * 1000 + P + Cin)
+    x = randn(rng, x_shape(1, Cin, 1, P, "NHWC"))
+    w = randn(rng, (Cout, Cin))
+    b = randn(rng, (Cout,))
+    compare("pointwise_conv2d", x, w, b, layout="NHWC", activation="hardswish", use_out=True)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("Cout", [24, 48, 56])
+def test_conv2d_nhwc_row_pairs(isa, Cout, groups):
+    """The implicit GEMM's taps with pairs of rows on a last panel of 24 columns; with 2 groups
+    of 24 the C rows are 48 floats apart, so a pair's rows are not side by side."""
+    rng = np.random.default_rng(Cout + groups)
+    x = randn(rng, x_shape(2, 20, 9, 15, "NHWC"))
+    w = randn(rng, (Cout, 20 // groups, 3, 3))
+    b = randn(rng, (Cout,))
+    compare("conv2d", x, w, b, padding=1, groups=groups, layout="NHWC", activation="relu6",
+            use_out=True)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("P", range(1, 71))
 def test_pointwise_every_pixel_tail(isa, P, layout):

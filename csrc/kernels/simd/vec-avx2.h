@@ -94,6 +94,18 @@ struct VecAvx2 {
   static Reg from_pair_order(Reg v) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
   }
+  // Halves (4 lanes): [half HX of x | half HY of y] (one VPERM2F128), [lo's low | hi's high]
+  // (one VBLENDPS), and a vector whose halves come from or go to two addresses.
+  template <int HX, int HY>
+  static Reg halves(Reg x, Reg y) { return _mm256_permute2f128_ps(x, y, HX | (2 + HY) << 4); }
+  static Reg blend_halves(Reg lo, Reg hi) { return _mm256_blend_ps(lo, hi, 0xf0); }
+  static Reg load_halves(const float* lo, const float* hi) {
+    return _mm256_loadu2_m128(hi, lo);
+  }
+  static void store_halves(float* lo, float* hi, Reg v) {
+    _mm_storeu_ps(lo, _mm256_castps256_ps128(v));
+    _mm_storeu_ps(hi, _mm256_extractf128_ps(v, 1));
+  }
 
  private:
   static int clamp_lanes(int64_t n) { return static_cast<int>(n < 0 ? 0 : n > kWidth ? kWidth : n); }

@@ -72,6 +72,21 @@ struct VecAvx512 {
     return _mm512_castsi512_ps(
         _mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), N));
   }
+  // Halves (8 lanes): [half HX of x | half HY of y] (one VSHUFF32X4), [lo's low | hi's high]
+  // (one VBLENDMPS), and a vector whose halves come from or go to two addresses.
+  template <int HX, int HY>
+  static Reg halves(Reg x, Reg y) {
+    return _mm512_shuffle_f32x4(x, y, (2 * HX) | (2 * HX + 1) << 2 | (2 * HY) << 4 |
+                                          (2 * HY + 1) << 6);
+  }
+  static Reg blend_halves(Reg lo, Reg hi) { return _mm512_mask_blend_ps(0xff00, lo, hi); }
+  static Reg load_halves(const float* lo, const float* hi) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(lo)), _mm256_loadu_ps(hi), 1);
+  }
+  static void store_halves(float* lo, float* hi, Reg v) {
+    _mm256_storeu_ps(lo, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(hi, _mm512_extractf32x8_ps(v, 1));
+  }
 
  private:
   static unsigned clamp_lanes(int64_t n) {
