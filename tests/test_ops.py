@@ -576,12 +576,14 @@ def test_pointwise_every_pixel_tail(isa, P, layout):
     compare("pointwise_conv2d", x, w, layout=layout)
 
 
-@pytest.mark.parametrize("P", [3, 49, 50, 51, 52, 53])
+@pytest.mark.parametrize("P", [3, 24, 41, 49, 50, 51, 52, 53])
 @pytest.mark.parametrize("Cout", [1, 7, 13, 17])
 def test_pointwise_nchw_dot_columns(isa, P, Cout):
     """NCHW: the last 1-4 pixels past whole vectors are dot products along the input channels
-    (all of them for 3 pixels, a masked vector for 5); 610 input channels make k-blocks of 204
-    and 202 (a masked step), the output channels every row remainder."""
+    (all of them for 3 pixels, a masked vector for 5), and the last three vectors of pixels run
+    as one three-vector kernel where they end in a single-vector panel (48 on AVX-512, 24 and 40
+    on AVX2); 610 input channels make k-blocks of 204 and 202 (a masked step), the output channels
+    every row remainder."""
     rng = np.random.default_rng(P * 31 + Cout)
     x = randn(rng, x_shape(2, 610, 1, P, "NCHW"))
     w = randn(rng, (Cout, 610))

@@ -347,7 +347,9 @@ constexpr int three_vector_rows() {
 // apart), B panels from b, panel_stride apart, with this k-block's rows from 1 + k0. Rows go kMR at
 // a time over the panels; when the block's last panel is W wide after a full one, those NR + W
 // columns take the three-vector kernel, kMR3 rows at a time, and rows go in groups of
-// lcm(kMR, kMR3) (12 on AVX2) so that a group's A rows serve both kernels while in L1.
+// lcm(kMR, kMR3) (12 on AVX2) so that a group's A rows serve both kernels while in L1; a last
+// panel of W + W/2 columns takes pair_tile, kPairs pairs of rows at a time, in groups of
+// lcm(kMR, 2 * kPairs) (16 on AVX-512).
 // on_group(first_row, rows, kernel_calls) starts each group; before_call() precedes each call.
 template <class V, int kMR, Activation A, class OnGroup, class BeforeCall>
 static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int64_t n,
@@ -539,12 +541,20 @@ static void dot_columns(const kernels::GemmBlockArgs& p, const Tile& t, int64_t 
 // each element of A for those few lanes, and cost as much as a whole vector of columns.
 // Measured (AVX2, Zen 3, 1 thread, m 126, k 1024, µs per block, two binaries taking turns): n 48
 // 216-244; n 49 260-310 with the masked tile, 209-214 with dot products; n 52 262-309 -> 229.
+// Whole vectors ending in a one-vector panel after a full one (the 48 of 49 pixels on AVX-512)
+// run their last NR + W columns as the three-vector kernel, as panel_tiles does: NCHW pointwise
+// 7x7 960->320 1.03x, 160->960 1.03x, 576->160 1.03x, 2 threads 960->320 1.06x (AVX-512, Zen 5,
+// alternating in one process); 28x28 (784 = 24 x 32 + 16) a tie.
 template <class V, int kMR, Activation A>
 static void b_rows(const kernels::GemmBlockArgs& p) {
   constexpr int W = V::kWidth, NR = 2 * W;
   constexpr int64_t kMaxDotColumns = 4;
   const int64_t dot_cols = p.n % W <= kMaxDotColumns ? p.n % W : 0;
   const int64_t n_vec = p.n - dot_cols;  // columns in whole or masked vectors
+  constexpr int kMR3 = three_vector_rows<V, kMR>();
+  const bool three = n_vec % NR == W && n_vec > NR;
+  const int64_t n_two = three ? n_vec - NR - W : n_vec;
+  const int64_t group = three ? std::lcm(kMR, kMR3) : kMR;
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
     Tile t = k_block<V>(p, k0);
     pack_b_rows<V>(p.b + k0 * p.ldb, p.ldb, t.kb, n_vec, p.workspace);
@@ -562,14 +572,25 @@ static void b_rows(const kernels::GemmBlockArgs& p) {
         default: dot_columns<V, 4, A>(p, t, k0, bt, n_vec); break;
       }
     }
-    for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
-      const int64_t mr = min_i64(kMR, p.m - i0);
-      t.a = p.a + i0 * p.lda + k0;
-      t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
-      for (int64_t j0 = 0; j0 < n_vec; j0 += NR) {
-        t.b = p.workspace + j0 * t.kb;
-        t.c = p.c + i0 * p.ldc + j0;
-        tile_mn<V, kMR, false, A>(mr, min_i64(NR, n_vec - j0), t);
+    for (int64_t g0 = 0; g0 < p.m; g0 += group) {
+      const int64_t g1 = min_i64(p.m, g0 + group);
+      for (int64_t i0 = g0; i0 < g1; i0 += kMR) {
+        t.a = p.a + i0 * p.lda + k0;
+        t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
+        for (int64_t j0 = 0; j0 < n_two; j0 += NR) {
+          t.b = p.workspace + j0 * t.kb;
+          t.c = p.c + i0 * p.ldc + j0;
+          tile_mn<V, kMR, false, A>(min_i64(kMR, g1 - i0), min_i64(NR, n_two - j0), t);
+        }
+      }
+      if (!three) continue;
+      for (int64_t i0 = g0; i0 < g1; i0 += kMR3) {
+        t.a = p.a + i0 * p.lda + k0;
+        t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
+        t.b = p.workspace + n_two * t.kb;
+        t.b_narrow = p.workspace + (n_two + NR) * t.kb;
+        t.c = p.c + i0 * p.ldc + n_two;
+        tile_mr<V, kMR3, 3, false, false, A>(min_i64(kMR3, g1 - i0), t);
       }
     }
   }
