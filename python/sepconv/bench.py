@@ -1217,8 +1217,12 @@ def _run_row(problem: Problem, threads: int, peers: Dict[str, Any], skipped: Dic
     # OpenBLAS's workers busy-wait for ~0.1 s after each multi-threaded call (NumPy, and the
     # float64 reference through it) and ONNX Runtime's for ~40 ms after each run; on a 2-core
     # machine that spinning would be charged to whatever runs next. With several threads these
-    # peers are timed on their own after the others, each then left to go idle.
+    # peers are timed on their own after the others, each then left to go idle; so are they after
+    # the check above ran each once (the 2-thread rows of the small cases, which the float64
+    # reference checks, had medians of 70-140 µs against 4-7 µs measured without it).
     isolated = {"numpy", "ort", "ref"} if threads > 1 else set()
+    if any(i.name in isolated for i in impls):
+        time.sleep(BLAS_IDLE_SECONDS)
     fns = {"ours": me.run}
     probe = None if args.no_probe else getattr(sepconv._core, "run_fma_probe", None)
     if probe is not None:
