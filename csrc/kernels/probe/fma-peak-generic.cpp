@@ -1,25 +1,25 @@
-// Peak-FMA probe of the portable path: twelve independent multiply-add chains in plain C++ (the
-// compiler may vectorise them for the baseline ISA, as it may the scalar kernels).
-#include <cstdint>
+// Peak-FMA probe of the portable path: fma-peak-simd.h on one float per "vector" (the compiler
+// may vectorise the chains for the baseline ISA, as it may the scalar kernels).
+#include "kernels/probe/fma-peak-simd.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 
 namespace {
-constexpr int kChains = 12;
-}
+struct Scalar {
+  using Reg = float;
+  static constexpr int kWidth = 1;
+  static Reg set1(float v) { return v; }
+  static Reg fma(Reg a, Reg b, Reg c) { return a * b + c; }
+  static Reg add(Reg a, Reg b) { return a + b; }
+  static float sum(Reg v) { return v; }
+};
+}  // namespace
 
 float fma_peak_generic(int64_t iterations, float seed) {
-  float c[kChains];
-  for (int j = 0; j < kChains; ++j) c[j] = seed + j;
-  for (int64_t i = 0; i < iterations; ++i) {
-    for (int j = 0; j < kChains; ++j) c[j] = c[j] * 0.999f + seed * 1e-3f;
-  }
-  float s = 0.0f;
-  for (int j = 0; j < kChains; ++j) s += c[j];
-  return s;
+  return fma_peak::run<Scalar>(iterations, seed);
 }
-int64_t fma_peak_generic_flops() { return 2 * kChains; }
+int64_t fma_peak_generic_flops() { return fma_peak::flops_per_iteration<Scalar>(); }
 
 }  // namespace SEPCONV_ISA_NS
 }  // namespace sepconv
