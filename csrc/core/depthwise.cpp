@@ -19,7 +19,6 @@ constexpr int64_t kBandBytes = 192 * 1024;
 // output) in this many bytes.
 constexpr int64_t kInterleaveGroupBytes = 64 * 1024;
 constexpr int64_t kInterleaveMaxWidth = 40;
-constexpr int64_t kL2Bytes = 512 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
 constexpr int64_t kPrefetchMinPixelBytesFromMemory = 128;
 
@@ -107,10 +106,13 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   a.oh_begin = 0;
   a.oh_end = b.g.out_h;
   a.activation = p.activation;
-  // The 3x3 stride-1 kernel prefetches the rows of its next pass when the image streams from
-  // beyond L2 and a pixel spans several cache lines (kernels/prefetch.h). Measured (AVX2, Zen 3,
-  // 1 thread, µs per image, a different input and output image on each of 8 calls / the same
-  // image every call): C144@56 963 -> 507 / 373 -> 358; C32@112, whose 128-byte pixels the
+  // The 3x3 stride-1 kernel prefetches the rows of its next pass when the call's input and output
+  // stream from memory (over kStreamedBytes together) and a pixel spans several cache lines
+  // (kernels/prefetch.h). Measured (AVX2, Zen 3, 1 thread, µs per image, a different input and
+  // output image on each of 8 calls / the same image every call): C144@56 963 -> 507 / 373 -> 358.
+  // On AMD Zen 5 (AVX-512, 1 thread, alternating calls in one process) it loses where the data
+  // stays in L3: C144@56 batch 1 1.43x and batch 2 1.68x faster without, C240@56 1.49x, C576@28
+  // 1.44x; batch 3 (10.8 MB) 1.8x faster with it. C32@112, whose 128-byte pixels the
   // hardware follows, 410 -> 443 / 228 -> 284, so it stays off there, except from memory (a
   // source over kStreamedBytes), where on AMD Zen 5 (AVX-512, 1 thread, batch 8, separate runs,
   // µs, non-temporal output) C32@112 804-896 -> 687-721, C40@112 1691-1717 -> 1343-1350 and
@@ -129,9 +131,8 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   const bool k3x3s1 = w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
                       w.dilation_h == 1 && w.dilation_w == 1;
   const int64_t pixel_bytes = p.in_channels * int64_t(sizeof(float));
-  const int64_t band_bytes = b.g.in_h * b.g.in_w * pixel_bytes;
   const bool source_streamed = p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
-  const bool streamed = k3x3s1 ? band_bytes > kL2Bytes || source_streamed
+  const bool streamed = k3x3s1 ? (p.x_count + p.y_count) * int64_t(sizeof(float)) > kStreamedBytes
                                : w.stride_h >= 2 && w.dilation_h == 1 && source_streamed;
   const bool image = source == DepthwiseOp::Source::Image;
   const int64_t min_pixel_bytes = k3x3s1 && source_streamed
@@ -454,7 +455,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const ConvPlan& p = plan_;
   const Geometry& g = p.geometry;
   const int64_t threads = get_num_threads();
-  const int64_t min_tasks = 4 * threads;
+  const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
   // Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally, they skip the
   // read-for-ownership of each line and leave the caches to the input. Measured (AVX-512, AMD Zen
   // 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278 -> 973-985, C96@112
@@ -470,16 +471,19 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
   // threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
   // for the threads (7x7x960), a range of tiles.
+  const bool nhwc = p.layout == Layout::NHWC;
   const Split tile_parts =
-      p.layout == Layout::NCHW
+      !nhwc
           ? split_for(tiles_total, p.batch, min_tasks, 1, std::max<int64_t>(interleave_tiles(), 1))
-          : split_for(tiles_total, p.batch * g.out_h, min_tasks);
-  const Split bands = split_for(g.out_h, p.batch * tile_parts.parts, min_tasks, 1, max_band_rows());
+          : split_for(tiles_total, p.batch * ceil_div(g.out_h, 2), min_tasks);
+  // NHWC bands come in pairs of rows: the 3x3 kernels run passes of two output rows, and a band
+  // of odd length ends in a one-row pass that reads three input rows for one output row.
+  const Split bands = split_for(g.out_h, p.batch * tile_parts.parts, min_tasks, nhwc ? 2 : 1,
+                                max_band_rows());
   const int64_t scratch_each = scratch_floats(bands.max_size());
   const Scratch scratch = alloc_scratch(scratch_each * threads);
   const int64_t x_image = p.in_pixels() * p.in_channels;
   const int64_t y_image = p.out_pixels() * p.out_channels;
-  const bool nhwc = p.layout == Layout::NHWC;
   const int64_t work = p.y_count * p.window.kernel_h * p.window.kernel_w;
 
   parallel_for(p.batch * bands.parts * tile_parts.parts, work, [&](int64_t task, int thread) {
