@@ -19,6 +19,7 @@ constexpr int64_t kBandBytes = 192 * 1024;
 // output) in this many bytes.
 constexpr int64_t kInterleaveGroupBytes = 64 * 1024;
 constexpr int64_t kInterleaveMaxWidth = 40;
+constexpr int64_t kL2Bytes = 1024 * 1024;
 constexpr int64_t kPrefetchMinPixelBytes = 256;
 constexpr int64_t kPrefetchMinPixelBytesFromMemory = 128;
 
@@ -139,6 +140,9 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
                                       ? kPrefetchMinPixelBytesFromMemory
                                       : kPrefetchMinPixelBytes;
   a.prefetch_rows = p.layout == Layout::NHWC && image && streamed && pixel_bytes >= min_pixel_bytes;
+  // Each thread's share of the call's input and output within its L2 (1 MiB on AMD Zen 5).
+  a.walk_tiles = image && !a.prefetch_rows &&
+                 (p.x_count + p.y_count) * int64_t(sizeof(float)) <= get_num_threads() * kL2Bytes;
   a.rows_below = image ? p.geometry.in_h - b.r1 : 0;
   return a;
 }
