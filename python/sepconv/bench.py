@@ -40,8 +40,10 @@ Peers, each optional and skipped with a note when it cannot be imported:
   ``w @ x.reshape(N, Cin, H*W)`` in NCHW); its BLAS thread count is only controlled when
   ``threadpoolctl`` is installed;
 * ``unfused``: sepconv's own prepacked layers run one after another (separable: depthwise then
-  pointwise; inverted residual: pointwise, depthwise, pointwise, then ``x`` added): what fusion
-  saves;
+  pointwise; inverted residual: pointwise, depthwise, pointwise, then ``x`` added), the
+  intermediate tensors in buffers allocated once, as an inference engine plans them: what fusion
+  saves. (Allocated per call, fresh pages of a multi-MB intermediate cost page faults that swamp
+  the kernels on some machines: 1.5 ms instead of 0.2 for 144 x 56 x 56.)
 * ``func``: sepconv's plain function (``sepconv.depthwise_conv2d``, ...), which checks its
   arguments and packs the weights on every call: what prepacking saves;
 * ``ref``: the float64 oracle ``sepconv.reference``, on small cases only (``--ref-max-mflop``).
@@ -356,7 +358,8 @@ def _ir_weights(p: Problem) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarra
 
 def _unfused_peer(p: Problem) -> Optional[Impl]:
     """sepconv's own prepacked layers one after another: what fusion saves (separable:
-    depthwise then pointwise; inverted residual: pointwise, depthwise, pointwise, then x added)."""
+    depthwise then pointwise; inverted residual: pointwise, depthwise, pointwise, then x added).
+    The intermediates go to buffers allocated once; the output is fresh, as ours is."""
     c, x, lay = p.case, p.x, p.layout
     geo = dict(stride=c.stride, padding=c.pad, layout=lay)
     if c.op == "inverted_residual":
@@ -365,9 +368,12 @@ def _unfused_peer(p: Problem) -> Optional[Impl]:
                   if ew is not None else None)
         depthwise = sepconv.DepthwiseConv2d(dw, activation="relu6", **geo)
         project = sepconv.PointwiseConv2d(pw, layout=lay)
+        expanded = x if expand is None else expand(x)
+        filtered = depthwise(expanded)
 
         def three_layers():
-            y = project(depthwise(x if expand is None else expand(x)))
+            e = x if expand is None else expand(x, out=expanded)
+            y = project(depthwise(e, out=filtered))
             return np.add(y, x, out=y) if c.residual else y
         return Impl("unfused", three_layers, note="sepconv layers: pointwise, depthwise, "
                     "pointwise [+ x]")
@@ -376,7 +382,8 @@ def _unfused_peer(p: Problem) -> Optional[Impl]:
     dw, pw = p.weights
     depthwise = sepconv.DepthwiseConv2d(dw, activation=c.dw_act, **geo)
     pointwise = sepconv.PointwiseConv2d(pw, layout=lay)
-    return Impl("unfused", lambda: pointwise(depthwise(x)),
+    filtered = depthwise(x)
+    return Impl("unfused", lambda: pointwise(depthwise(x, out=filtered)),
                 note="sepconv layers: depthwise then pointwise")
 
 
