@@ -22,18 +22,19 @@ namespace {
 // holds the expand and project weight panels and the input rows).
 constexpr int64_t kBufferFloats = int64_t(1) << 16;
 
-// NCHW blocks fuse when the expanded tensor of one image exceeds kNchwFuseAboveBytes, or, when the
-// batch's expanded tensors stream from DRAM (kStreamedBytes), kNchwStreamedFuseAboveBytes:
-// unfused, the tensor goes to L3 or DRAM and back, which costs more than the per-band setup of the
-// NCHW kernels on images this large. Measured (1 thread, prepacked, fused vs unfused,
-// alternating): 4.6 MiB per image, 16 -> 96 at 112 x 112, stride 2 1.17-1.79x (batch 8 1.67-1.78x),
-// stride 1 1.36x; 6.9 MiB (24 -> 144 at 112) 1.10x; batch 1 of 2.3 MiB (32 -> 192 at 56) 0.90x and
-// 1.7 MiB (24 -> 144 at 56) 0.74-0.79x, stride 2 0.85x; batch 8 of those 1.22x, 1.12-1.18x and
-// 1.27x; 0.7 MiB (40 -> 240 at 28) batch 8 0.85x, batch 16 0.84x; 14 x 14 and 7 x 7 0.64-0.92x.
+// NCHW blocks fuse only when the batch's expanded tensors exceed kNchwFuseAboveBatchBytes (half
+// the 32 MiB L3, which other cores share) and one image's exceeds kNchwFuseAboveImageBytes:
+// unfused, the tensor then goes to DRAM and back, which costs more than the per-band setup of the
+// NCHW kernels. Measured on AMD Zen 5 (AVX-512, 1 thread, prepacked, fused vs unfused with the
+// intermediates in buffers allocated once, alternating), by the batch's expanded MiB: stride 2
+// 16 -> 96 at 112 x 112 36.8 1.56x, 18.4 1.39x, 9.2 0.88x, 4.6 0.83x; 24 -> 144 at 56 13.8
+// 1.22x, 6.9 0.78x; stride 1 16 -> 96 at 112 36.8 1.30x, 4.6 0.64x; 24 -> 144 at 56 13.8 1.01x,
+// at 112 6.9 0.58x; 32 -> 192 at 56 18.4 0.95x, 2.3 0.60x; 40 -> 240 at 28 5.7 0.88x. (On the
+// Zen 3 with its 512 KiB L2 a single 4.6 MiB image fused 1.17-1.79x; smaller ones lost there too.)
 // A block without expansion is a separable convolution, which never fuses NCHW (separable.cpp;
 // 32 x 112 x 112, t = 1, batch 8: 0.93x).
-constexpr int64_t kNchwFuseAboveBytes = int64_t(4) << 20;
-constexpr int64_t kNchwStreamedFuseAboveBytes = int64_t(1) << 20;
+constexpr int64_t kNchwFuseAboveBatchBytes = int64_t(16) << 20;
+constexpr int64_t kNchwFuseAboveImageBytes = int64_t(1) << 20;
 
 std::optional<PointwiseOp> expansion_op(const InvertedResidualPlan& r, const float* weight,
                                         const float* bias) {
@@ -63,9 +64,9 @@ InvertedResidualOp::InvertedResidualOp(std::optional<PointwiseOp> expand, Depthw
   const int64_t budget = kBufferFloats / d.in_channels - std::max<int64_t>(0, eff_h - w.stride_h) * g.in_w;
   band_rows_ = std::clamp<int64_t>(budget / (w.stride_h * g.in_w + g.out_w), 1, dw_.max_band_rows());
   const int64_t expanded_floats = d.in_pixels() * d.in_channels;
-  const bool streamed = d.batch * expanded_floats * int64_t(sizeof(float)) > kStreamedBytes;
-  const int64_t nchw_above =
-      !r.expand ? 0 : streamed ? kNchwStreamedFuseAboveBytes : kNchwFuseAboveBytes;
+  const bool beyond_l3 =
+      d.batch * expanded_floats * int64_t(sizeof(float)) > kNchwFuseAboveBatchBytes;
+  const int64_t nchw_above = r.expand && beyond_l3 ? kNchwFuseAboveImageBytes : 0;
   fused_ = fuse_stages(d.layout, expanded_floats, nchw_above);
 }
 
