@@ -322,13 +322,27 @@ def test_depthwise_nhwc_restrided_wide(isa, threads, C, width, K, padding):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("padding", [0, 1, 2])
-def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
-    """Bands larger than L2 with pixels of several cache lines take the 3x3 kernel's software
-    prefetch of the next pass's rows (up to the last pass, whose next rows lie past the band),
-    the whole image on one thread or half of it on each of two; 67 channels leave a tail tile."""
+def test_depthwise_nhwc_3x3_pass_order(isa, threads, padding):
+    """Input and output over 1 MiB per thread: the 3x3 kernel's passes visit every channel tile
+    in turn (smaller calls walk each tile down its band, as most other tests do), the whole image
+    on one thread or half of it on each of two; 67 channels leave a tail tile."""
     rng = np.random.default_rng(threads + 3 * padding)
-    x = randn(rng, x_shape(1, 67, 85, 47, "NHWC"))
-    assert x.nbytes / 2 > 512 * 1024  # also each thread's band
+    x = randn(rng, x_shape(1, 67, 96, 47, "NHWC"))
+    assert x.nbytes * 2 * 0.95 > 2 << 20  # each thread's share of input and output
+    w = randn(rng, (67, 1, 3, 3))
+    b = randn(rng, (67,))
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, padding=padding, layout="NHWC", activation="relu6")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_depthwise_nhwc_3x3_streamed(isa, threads, padding):
+    """Input and output over 8 MiB together, with pixels of several cache lines: the 3x3 kernel
+    prefetches the next pass's rows (up to the last pass, whose next rows lie past the band)."""
+    rng = np.random.default_rng(threads + 3 * padding + 1)
+    x = randn(rng, x_shape(1, 67, 130, 128, "NHWC"))
+    assert x.nbytes + 128 * 126 * 67 * 4 > 8 << 20  # with the smallest output (padding 0)
     w = randn(rng, (67, 1, 3, 3))
     b = randn(rng, (67,))
     with num_threads(threads):
