@@ -39,9 +39,9 @@ constexpr int64_t kPrefetchMinPixelBytesFromMemory = 128;
 // stays in L2 and otherwise streams whole rows of every tile, now runs in place, as do pixels in
 // 4 sets (C = 256, 768, 1280), which an input copy served on the Zen 3 at stride 1 from 12 wide.
 // Measured on AMD Zen 5 (AVX-512, alternating in one process, copy -> in place, batch 1 and
-// 1 thread unless said): 3x3 s1 C512@7 1.65x, C512@28 1.28x, C1024@14 1.35x, but C512@14 0.91x
-// and C1024@7 0.81x; 2 threads C512@14 1.16x, C1024@7 1.27x; batch 8 C512@14 1.28x, C1024@7
-// 1.00x; s2 C512@14 2.19x, C512@28 1.53x, C1024@14 1.05x; 4 sets: 3x3 C256@12-56 1.24-1.52x
+// 1 thread unless said): 3x3 s1 C512@7 1.65x, C512@28 1.28x, C1024@14 1.35x, C512@14 1.28x and
+// C1024@7 0.95-1.00x (in the pass order: walking the tiles, 0.91x and 0.81x); 2 threads
+// C512@14 1.16x, C1024@7 1.27x; batch 8 C512@14 1.28x, C1024@7 1.00x; s2 C512@14 2.19x, C512@28 1.53x, C1024@14 1.05x; 4 sets: 3x3 C256@12-56 1.24-1.52x
 // (batch 8 1.14x, 2 threads 1.29x), C768@14 1.41x (2 threads 1.33x, batch 8 0.98x), 5x5 C256@28
 // 1.29x, 7x7 C256@56 1.33x. 5x5 and 7x7 with 1 or 2 sets keep the copy: in place C512@14
 // 0.93-0.97x, C1024@7 0.78-0.79x (batch 8 0.74-0.91x; 2 threads 0.94-1.17x).

@@ -288,13 +288,15 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     }
   };
 
-  // Walking the tiles (see walk_tiles): strips as wide as one tile's lines of a pass allow (2).
-  // Where the tiles are half lines (AVX2) the next tile's halves would come back from L2.
+  // Walking the tiles (see walk_tiles): strips as wide as one tile's lines of a pass allow (rule
+  // (2) above), at least a block, else the walk would not keep its rows in L1. Where the tiles
+  // are half lines (AVX2) the next tile's halves would come back from L2.
   // Measured (AVX-512, AMD Zen 5, batch 1, alternating in one process) against the passes: 1 thread
   // C960@7 1.14x, C384@14 1.09x, C576@10 1.09x, C576@14 1.06x, C96@28 1.05x, 14x14 s2 C576 1.02x;
   // 2 threads 0.99-1.04x. Streamed from L3 it loses (the passes' row order suits the hardware
-  // prefetcher): C384@14 batch 8 0.90x, C576@28 0.95x.
-  if (V::kLineVector && a.walk_tiles) {
+  // prefetcher): C384@14 batch 8 0.90x, C576@28 0.95x. So it does on pixels in two L1 sets, whose
+  // lines a block's rows overflow: C512@14 0.69x, C1024@7 0.83x (C512@7 1.08x).
+  if (V::kLineVector && a.walk_tiles && tile_lines_w >= B) {
     const int64_t walk_w = max_i64(B, tile_lines_w / B * B);
     for (int64_t c0 = 0; c0 < g.out_w; c0 += walk_w) {
       const int64_t c1 = min_i64(g.out_w, c0 + walk_w);
