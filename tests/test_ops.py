@@ -277,10 +277,10 @@ def test_depthwise_nhwc_3x3_strips(isa, C, H, W):
 @pytest.mark.parametrize("K, stride, dilation, padding",
                          [(3, 1, 1, 1), (3, 2, 1, "same"), (5, 1, 2, 4), (1, 1, 1, 0)])
 def test_depthwise_nhwc_restrided(isa, threads, C, K, stride, dilation, padding):
-    """C a multiple of 512 (pixels in at most two L1 sets): except for the 3x3 kernel, each
-    band's input is copied 256 channels at a time to a padded pixel stride, and the kernels store
-    into the output's pixels in place; with 2 threads a 4-row image's tasks split the channel
-    tiles, whose ranges do not start at a group."""
+    """C a multiple of 512 (pixels in at most two L1 sets): each band's input is copied 256
+    channels at a time to a padded pixel stride (on AVX-512 not for the 3x3 kernel), and the
+    kernels store into the output's pixels in place; with 2 threads a 4-row image's tasks split
+    the channel tiles, whose ranges do not start at a group."""
     rng = np.random.default_rng(C + 7 * K + stride + threads)
     x = randn(rng, x_shape(2, C, 4, 9, "NHWC"))
     w = randn(rng, (C, 1, K, K))
@@ -309,8 +309,8 @@ def test_depthwise_nhwc_any_kernel_blocks(isa, W, K, stride, dilation):
 @pytest.mark.parametrize("width", [11, 12, 17])
 @pytest.mark.parametrize("K, padding", [(3, "same"), (5, 0), (7, 3)])
 def test_depthwise_nhwc_restrided_wide(isa, threads, C, width, K, padding):
-    """C = 256 or 768 (pixels in four L1 sets) at stride 1, around the 12-wide images from which
-    an input copy served them once: now in place at every width."""
+    """C = 256 or 768 (pixels in four L1 sets) at stride 1: from 12 wide the input goes through
+    the padded copy on AVX2; 11 wide, and any width on AVX-512, stays in place."""
     rng = np.random.default_rng(C + width + K + threads)
     x = randn(rng, x_shape(1, C, 5, width, "NHWC"))
     w = randn(rng, (C, 1, K, K))

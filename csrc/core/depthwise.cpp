@@ -35,17 +35,29 @@ constexpr int64_t kPrefetchMinPixelBytesFromMemory = 128;
 // C1024@14 253-263 -> 110-151, C1024@7 58-60 -> 29-35, C512@14 116-119 -> 62-105 and a tie,
 // C512@28 509-549 -> 351-384 and a tie; 3x3 s2 C1024@14 132-138 -> 59-77, C512@28 267-287 ->
 // 171-187; 5x5 C512@14 258 -> 128; 7x7 C512@14 766-816 -> 394-446.
-// The 3x3 kernel (dwconv-nhwc-3x3-simd.h), which walks each tile down its band where the data
-// stays in L2 and otherwise streams whole rows of every tile, now runs in place, as do pixels in
-// 4 sets (C = 256, 768, 1280), which an input copy served on the Zen 3 at stride 1 from 12 wide.
-// Measured on AMD Zen 5 (AVX-512, alternating in one process, copy -> in place, batch 1 and
-// 1 thread unless said): 3x3 s1 C512@7 1.65x, C512@28 1.28x, C1024@14 1.35x, C512@14 1.28x and
-// C1024@7 0.95-1.00x (in the pass order: walking the tiles, 0.91x and 0.81x); 2 threads
-// C512@14 1.16x, C1024@7 1.27x; batch 8 C512@14 1.28x, C1024@7 1.00x; s2 C512@14 2.19x, C512@28 1.53x, C1024@14 1.05x; 4 sets: 3x3 C256@12-56 1.24-1.52x
-// (batch 8 1.14x, 2 threads 1.29x), C768@14 1.41x (2 threads 1.33x, batch 8 0.98x), 5x5 C256@28
-// 1.29x, 7x7 C256@56 1.33x. 5x5 and 7x7 with 1 or 2 sets keep the copy: in place C512@14
-// 0.93-0.97x, C1024@7 0.78-0.79x (batch 8 0.74-0.91x; 2 threads 0.94-1.17x).
+// With only the input copied, pixels in 4 sets (C = 256, 768, 1280) gain too at stride 1 on images
+// at least kRestrideMinWidth wide, where the kernels sweep several columns per tile. Measured
+// (AVX2, Zen 3, in place -> input copy, 1 thread unless said, alternating in one process): 3x3
+// C256@28 1.42x (2 threads 1.22x, batch 8 1.09x), C768@28 1.71x, C256@56 1.12x, C256@16 1.47x,
+// C768@14 1.25x (2 threads 1.00x, batch 8 1.09x), C768@12 1.10x; 5x5 C768@14 1.33x, C768@12
+// 1.34x; 7x7 C768@14 1.42x, C768@10 1.32x, C256@28 1.14x; but 3x3 C768@10 0.91x, C768@7 and
+// C1280@7 0.62-0.65x (the row kernel's segments), 7x7 C768@7 1.02x, 3x3 s2 C256@28 and @56
+// 0.94-0.97x. On AMD Zen 5 the AVX2 kernels still gain from the copies (3x3 C1024@7 1.44x,
+// C768@14 1.33x, C256@28 1.20x, C512@14 1.16x).
+// Channel tiles of a whole cache line (AVX-512) copy only for kernels other than the 3x3 one,
+// and only pixels in one or two sets: the 3x3 kernel (dwconv-nhwc-3x3-simd.h) walks each tile
+// down its band where its rows fit the tile's sets and the data stays in L2, and otherwise runs
+// passes over all tiles, whose lines spread over the sets. Measured on AMD Zen 5 (AVX-512,
+// alternating in one process, copy -> in place, batch 1 and 1 thread unless said): 3x3 s1
+// C512@7 1.65x, C512@28 1.28x, C1024@14 1.35x, C512@14 1.28x, C1024@7 0.95-1.00x; 2 threads
+// C512@14 1.16x, C1024@7 1.27x; batch 8 C512@14 1.28x, C1024@7 1.00x; s2 C512@14 2.19x, C512@28
+// 1.53x, C1024@14 1.05x; 4 sets: 3x3 C256@12-56 1.24-1.52x (batch 8 1.14x, 2 threads 1.29x),
+// C768@14 1.41x (2 threads 1.33x, batch 8 0.98x), 5x5 C256@28 1.29x, 7x7 C256@56 1.33x. 5x5 and
+// 7x7 with 1 or 2 sets keep the copy: in place C512@14 0.93-0.97x, C1024@7 0.78-0.79x (batch 8
+// 0.74-0.91x; 2 threads 0.94-1.17x).
 constexpr int64_t kRestrideMaxSets = 2;
+constexpr int64_t kRestrideWideMaxSets = 4;
+constexpr int64_t kRestrideMinWidth = 12;
 constexpr int64_t kRestrideGroup = 256;
 constexpr int64_t kRestridePad = 8;
 
@@ -287,10 +299,14 @@ int64_t DepthwiseOp::restrided_group() const {
   const int64_t c = p.in_channels;
   if (p.layout != Layout::NHWC || p.out_channels != c || c % kRestrideGroup != 0) return 0;
   const Window& w = p.window;
-  const bool k3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 &&
-                    w.dilation_w == 1 && w.stride_h == w.stride_w;
-  if (k3x3 || kernels::l1_sets_reached(c * int64_t(sizeof(float))) > kRestrideMaxSets) return 0;
-  return kRestrideGroup;
+  const int64_t sets = kernels::l1_sets_reached(c * int64_t(sizeof(float)));
+  if (tile_ == kCacheLineFloats) {
+    const bool k3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 &&
+                      w.dilation_w == 1 && w.stride_h == w.stride_w;
+    return k3x3 || sets > kRestrideMaxSets ? 0 : kRestrideGroup;
+  }
+  const bool wide_s1 = w.stride_w == 1 && p.geometry.in_w >= kRestrideMinWidth;
+  return sets > (wide_s1 ? kRestrideWideMaxSets : kRestrideMaxSets) ? 0 : kRestrideGroup;
 }
 
 int64_t DepthwiseOp::tiles(int64_t lead) const {
