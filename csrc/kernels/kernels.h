@@ -46,7 +46,8 @@ struct DwconvNhwcArgs {
   bool prefetch_rows;  // prefetch the rows of the next pass / output row (kernels/prefetch.h)
   // The 3x3 kernel's order on data that stays in L2: each channel tile walks down the band before
   // the next, finding the rows it shares with its previous pass in L1, instead of each pass
-  // visiting every tile (dwconv-nhwc-3x3-simd.h). Only taken with tiles of a whole cache line.
+  // visiting every tile (dwconv-nhwc-3x3-simd.h). Only taken with tiles of a whole cache line
+  // whose pixels reach enough L1 sets to hold a block's rows.
   bool walk_tiles;
   // Whole output vectors may be stored non-temporally where a vector is a cache line (y 64-byte
   // aligned, y_pixel_stride a multiple of 16 floats): for outputs that go to memory anyway.

@@ -15,9 +15,12 @@
 // on 14- to 28-wide images, 1 thread, batch 1, alternating in one process), and input rows
 // outside the image are skipped per pass, so the first and last rows and bands with a negative
 // pad_top (fused ops) take the same blocks.
-// With prefetch_rows (images streamed from beyond L2) each strip also prefetches the next pass's
-// new input rows (after a band's last pass, the next band's first rows) and output rows over the
-// same columns, a few lines per tile (kernels/prefetch.h).
+// The passes take two orders (see run()): each pass over every tile of a strip of columns, or,
+// with walk_tiles (data within L2, tiles of a whole cache line), each tile down the whole band
+// before the next, so that a pass finds the two input rows it shares with the last one in L1.
+// With prefetch_rows (the call's data streamed from memory) each strip also prefetches the next
+// pass's new input rows (after a band's last pass, the next band's first rows) and output rows
+// over the same columns, a few lines per tile (kernels/prefetch.h).
 #pragma once
 
 #include <type_traits>
