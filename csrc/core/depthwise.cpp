@@ -141,8 +141,7 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   // the prefetch inside bands, and 7150-7774 -> 6554-6765 with it crossing them, against
   // 7169-7835 unfused. The inverted residual's bands come from a buffer just written (in L2).
   const Window& w = p.window;
-  const bool k3x3s1 = w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
-                      w.dilation_h == 1 && w.dilation_w == 1;
+  const bool k3x3s1 = kernels::window_3x3(w) && w.stride_h == 1;
   const int64_t pixel_bytes = p.in_channels * int64_t(sizeof(float));
   const bool source_streamed = p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
   const bool streamed = k3x3s1 ? (p.x_count + p.y_count) * int64_t(sizeof(float)) > kStreamedBytes
@@ -301,9 +300,7 @@ int64_t DepthwiseOp::restrided_group() const {
   const Window& w = p.window;
   const int64_t sets = kernels::l1_sets_reached(c * int64_t(sizeof(float)));
   if (tile_ == kCacheLineFloats) {
-    const bool k3x3 = w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 &&
-                      w.dilation_w == 1 && w.stride_h == w.stride_w;
-    return k3x3 || sets > kRestrideMaxSets ? 0 : kRestrideGroup;
+    return kernels::window_3x3(w) || sets > kRestrideMaxSets ? 0 : kRestrideGroup;
   }
   const bool wide_s1 = w.stride_w == 1 && p.geometry.in_w >= kRestrideMinWidth;
   return sets > (wide_s1 ? kRestrideWideMaxSets : kRestrideMaxSets) ? 0 : kRestrideGroup;

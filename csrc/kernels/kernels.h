@@ -31,6 +31,13 @@ static inline int64_t l1_sets_reached(int64_t stride_bytes) {
 // zero-padded): [bias x tile][tap 0 x tile]...[tap KH*KW-1 x tile], taps in row-major (kh, kw) order.
 constexpr int64_t kMaxChannelTile = 16;
 
+// The window of the NHWC 3x3 kernels (dwconv-nhwc-3x3-simd.h, at stride 1 or 2): 3x3, dilation
+// 1, the same stride both ways. The operators plan around them with the same test.
+static inline bool window_3x3(const Window& w) {
+  return w.kernel_h == 3 && w.kernel_w == 3 && w.dilation_h == 1 && w.dilation_w == 1 &&
+         w.stride_h == w.stride_w;
+}
+
 struct DwconvNhwcArgs {
   const float* x;       // image (in_h, in_w, channels)
   const float* packed;  // packed weights for the whole image's output channels

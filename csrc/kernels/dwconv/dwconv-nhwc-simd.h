@@ -352,8 +352,7 @@ void run(const kernels::DwconvNhwcArgs& p) {
   // C240@28 1.03-1.12x, C576@14 1.38x, C960@7 1.00x; AVX2 1.07-1.21x (batch 8 0.97x). On the
   // Zen 3, AVX2: C96@112 1.17x, C144@56 1.04x, C576@14 0.94x.
   const Window& win = p.window;
-  const bool k3x3 = win.kernel_h == 3 && win.kernel_w == 3 && win.dilation_h == 1 &&
-                    win.dilation_w == 1 && win.stride_h == win.stride_w;
+  const bool k3x3 = kernels::window_3x3(win);
   with_activation(p.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
     if (k3x3 && win.stride_w == 1 && g.out_w > segments_max_width_3x3<V>()) {

@@ -559,9 +559,10 @@ static void b_rows(const kernels::GemmBlockArgs& p) {
   for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
     Tile t = k_block<V>(p, k0);
     pack_b_rows<V>(p.b + k0 * p.ldb, p.ldb, t.kb, n_vec, p.workspace);
+    // The dot columns, k-contiguous after the panels of the n_vec columns (n_vec * kb floats,
+    // n_vec a multiple of W).
+    float* const bt = p.workspace + n_vec * t.kb;
     if (dot_cols > 0) {
-      // After the panels of the n_vec columns (n_vec * kb floats, n_vec a multiple of W).
-      float* bt = p.workspace + n_vec * t.kb;
       const float* columns = p.b + k0 * p.ldb + n_vec;
       for (int64_t q = 0; q < dot_cols; ++q) {
         for (int64_t kk = 0; kk < t.kb; ++kk) bt[q * t.kb + kk] = columns[kk * p.ldb + q];
@@ -589,7 +590,6 @@ static void b_rows(const kernels::GemmBlockArgs& p) {
       // The dot columns of the group's rows, while the tiles left their k-block sliver of A in
       // L1: in a pass of their own over all rows, each load of A waited on L3 where the weights
       // exceed L2 (AVX-512, Zen 5, 1 thread, NCHW 7x7 960->320: 15 of 138 µs in that pass).
-      const float* bt = p.workspace + n_vec * t.kb;
       switch (dot_cols) {
         case 0: break;
         case 1: dot_columns<V, 1, A>(p, t, k0, bt, n_vec, g0, g1); break;
