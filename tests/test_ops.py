@@ -396,15 +396,28 @@ def test_depthwise_nhwc_input_off_a_cache_line(isa, threads, offset, C, HW, K, s
     """NHWC inputs 16, 32 or 48 bytes past a cache line, as NumPy places them, run on AVX-512
     with lead lanes before channel 0 when the channels fill enough tiles: the first tile's lead
     lanes and the last tile's missing ones masked, both in one tile on two threads' tile ranges
-    (960 channels on a 7x7 image); other offsets and few channels run without."""
+    (960 channels on a 7x7 image); other offsets and few channels run without. A new output
+    starts as far past a line as such an input (its stores whole lines too), else on a line; an
+    output given at the input's offset is written as well."""
     rng = np.random.default_rng(C + K + offset)
     x = placed(randn(rng, x_shape(2, C, HW, HW, "NHWC")), offset)
     assert x.ctypes.data % 64 == offset
     w = randn(rng, (C, 1, K, K))
     b = randn(rng, (C,))
+    args = dict(stride=stride, padding="same", layout="NHWC", activation="relu6")
+    leads = (isa == "avx512" and offset % 16 == 0 and C % 16 == 0
+             and -(-C // 16) >= (3 if K == 3 else 8))
+    ref = R.depthwise_conv2d(x, w, b, **args)
+    out = poisoned(ref.shape, line_offset=offset)
+    layer = sepconv.DepthwiseConv2d(w, b, **args)
     with num_threads(threads):
-        compare("depthwise_conv2d", x, w, b, stride=stride, padding="same", layout="NHWC",
-                activation="relu6", use_out=True)
+        compare("depthwise_conv2d", x, w, b, use_out=True, **args)
+        new = compare("depthwise_conv2d", x, w, b, **args)
+        check(sepconv.depthwise_conv2d(x, w, b, out=out, **args), ref)
+        from_layer = layer(x)
+    check(from_layer, ref)
+    assert new.ctypes.data % 64 == (offset if leads else 0)
+    assert from_layer.ctypes.data % 64 == (offset if leads else 0)
 
 
 @pytest.mark.parametrize("stride", [1, 2])

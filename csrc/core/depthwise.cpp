@@ -61,6 +61,51 @@ constexpr int64_t kRestrideMinWidth = 12;
 constexpr int64_t kRestrideGroup = 256;
 constexpr int64_t kRestridePad = 8;
 
+// NHWC channels per group whose input is copied to a padded pixel stride, or 0 (in place).
+int64_t restrided_group(const ConvPlan& p, int64_t tile) {
+  const int64_t c = p.in_channels;
+  if (p.layout != Layout::NHWC || p.out_channels != c || c % kRestrideGroup != 0) return 0;
+  const Window& w = p.window;
+  const int64_t sets = kernels::l1_sets_reached(c * int64_t(sizeof(float)));
+  if (tile == kCacheLineFloats) {
+    return kernels::window_3x3(w) || sets > kRestrideMaxSets ? 0 : kRestrideGroup;
+  }
+  const bool wide_s1 = w.stride_w == 1 && p.geometry.in_w >= kRestrideMinWidth;
+  return sets > (wide_s1 ? kRestrideWideMaxSets : kRestrideMaxSets) ? 0 : kRestrideGroup;
+}
+
+// NHWC, multiplier 1, on tiles of one cache line, with whole lines per pixel and enough tiles.
+// A lead adds a tile, which the whole-line loads must repay: from 3 tiles for 3x3 kernels, whose
+// loads per FMA are the most, from 8 for larger ones. Measured with the input 16 bytes past a line
+// (AVX-512, AMD Zen 5, 1 thread, batch 1, separate runs, µs, without -> with a lead): 3x3 s1
+// C144@56 72.8 -> 55.3, C384@14 14.0 -> 10.9, C960@7 7.7 -> 5.9, C128@28 18.8 -> 14.9, C96@56
+// 47.6 -> 40.6, C64@56 34.0 -> 33.1, C32@112 60.4 -> 64.2; 3x3 s2 C96@112 103.5 -> 82.5, C48@56
+// 8.7 -> 7.5; 5x5 C240@28 69.8 -> 67.1, C672@14 50.6 -> 47.1; 7x7 C384@14 46.4 -> 42.8, C96@56
+// 195 -> 207.
+bool leads(const ConvPlan& p, int64_t tile) {
+  const int64_t min_tiles = p.window.kernel_h == 3 && p.window.kernel_w == 3 ? 3 : 8;
+  return p.layout == Layout::NHWC && p.out_channels == p.in_channels &&
+         tile == kCacheLineFloats && p.in_channels % kCacheLineFloats == 0 &&
+         ceil_div(p.out_channels, tile) >= min_tiles;
+}
+
+// The lead that x runs with if its weights are packed (lead_for). The restrided path reads its
+// own aligned copies.
+int64_t lead_from(const ConvPlan& p, int64_t tile, const float* x) {
+  const int64_t offset = floats_past_line(x);
+  return !leads(p, tile) || restrided_group(p, tile) > 0 || offset % kLeadStep != 0 ? 0 : offset;
+}
+
+// Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally (from a cache
+// line), they skip the read-for-ownership of each line and leave the caches to the input.
+// Measured (AVX-512, AMD Zen 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278
+// -> 973-985, C96@112 3704-4442 -> 3211-3314, C144@56 1110-1620 -> 910-1008; 3x3 s2 C96@112
+// 2292-2295 -> 2094-2206.
+bool streams_output(const ConvPlan& p) {
+  return p.layout == Layout::NHWC && p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
+         p.out_channels % kCacheLineFloats == 0;
+}
+
 // With `lead` zero channels first (kernels::DwconvNhwcArgs::lead).
 SharedFloats pack_dwconv_nhwc(const ConvPlan& p, const float* weight, const float* bias,
                               int64_t channel_tile, int64_t lead) {
@@ -212,8 +257,8 @@ DepthwiseOp::DepthwiseOp(const ConvPlan& p, const float* weight, const float* bi
     packed_[0] = pack_dwconv_nhwc(p, weight, bias, tile_, 0);  // also streamed outputs' weights
   }
   // The lead that only_input runs with, or -1 for every lead.
-  const int64_t only = only_input == nullptr ? -1 : lead_from(only_input);
-  if (leads()) {
+  const int64_t only = only_input == nullptr ? -1 : lead_from(p, tile_, only_input);
+  if (leads(p, tile_)) {
     for (size_t i = 1; i < packed_.size(); ++i) {
       const int64_t lead = int64_t(i) * kLeadStep;
       if (only < 0 || only == lead) packed_[i] = pack_dwconv_nhwc(p, weight, bias, tile_, lead);
@@ -293,48 +338,13 @@ bool DepthwiseOp::planar() const {
   return plan_.layout == Layout::NCHW && interleave_tiles() == 0;
 }
 
-int64_t DepthwiseOp::restrided_group() const {
-  const ConvPlan& p = plan_;
-  const int64_t c = p.in_channels;
-  if (p.layout != Layout::NHWC || p.out_channels != c || c % kRestrideGroup != 0) return 0;
-  const Window& w = p.window;
-  const int64_t sets = kernels::l1_sets_reached(c * int64_t(sizeof(float)));
-  if (tile_ == kCacheLineFloats) {
-    return kernels::window_3x3(w) || sets > kRestrideMaxSets ? 0 : kRestrideGroup;
-  }
-  const bool wide_s1 = w.stride_w == 1 && p.geometry.in_w >= kRestrideMinWidth;
-  return sets > (wide_s1 ? kRestrideWideMaxSets : kRestrideMaxSets) ? 0 : kRestrideGroup;
-}
-
 int64_t DepthwiseOp::tiles(int64_t lead) const {
   return ceil_div(lead + plan_.out_channels, tile_);
 }
 
-// NHWC, multiplier 1, on tiles of one cache line, with whole lines per pixel and enough tiles.
-// A lead adds a tile, which the whole-line loads must repay: from 3 tiles for 3x3 kernels, whose
-// loads per FMA are the most, from 8 for larger ones. Measured with the input 16 bytes past a line
-// (AVX-512, AMD Zen 5, 1 thread, batch 1, separate runs, µs, without -> with a lead): 3x3 s1
-// C144@56 72.8 -> 55.3, C384@14 14.0 -> 10.9, C960@7 7.7 -> 5.9, C128@28 18.8 -> 14.9, C96@56
-// 47.6 -> 40.6, C64@56 34.0 -> 33.1, C32@112 60.4 -> 64.2; 3x3 s2 C96@112 103.5 -> 82.5, C48@56
-// 8.7 -> 7.5; 5x5 C240@28 69.8 -> 67.1, C672@14 50.6 -> 47.1; 7x7 C384@14 46.4 -> 42.8, C96@56
-// 195 -> 207.
-bool DepthwiseOp::leads() const {
-  const ConvPlan& p = plan_;
-  const int64_t min_tiles = p.window.kernel_h == 3 && p.window.kernel_w == 3 ? 3 : 8;
-  return p.layout == Layout::NHWC && p.out_channels == p.in_channels &&
-         tile_ == kCacheLineFloats && p.in_channels % kCacheLineFloats == 0 &&
-         tiles() >= min_tiles;
-}
-
-// The restrided path reads its own aligned copies.
-int64_t DepthwiseOp::lead_from(const float* x) const {
-  const int64_t offset = floats_past_line(x);
-  return !leads() || restrided_group() > 0 || offset % kLeadStep != 0 ? 0 : offset;
-}
-
 // An op built for one input has only its lead's weights.
 int64_t DepthwiseOp::lead_for(const float* x) const {
-  const int64_t lead = lead_from(x);
+  const int64_t lead = lead_from(plan_, tile_, x);
   return packed_[size_t(lead / kLeadStep)] ? lead : 0;
 }
 
@@ -346,7 +356,8 @@ int64_t DepthwiseOp::scratch_floats(int64_t band_rows) const {
   if (interleave_tiles() > 0) {  // the input and output bands
     return (in_pixels + band_rows * plan_.geometry.out_w) * tile_ * interleave_tiles();
   }
-  if (restrided_group() > 0) return in_pixels * (restrided_group() + kRestridePad);  // the input
+  const int64_t restrided = restrided_group(plan_, tile_);
+  if (restrided > 0) return in_pixels * (restrided + kRestridePad);  // the input
   return 0;
 }
 
@@ -383,10 +394,11 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     kt_->dwconv_nhwc(a);
   };
 
-  if (p.layout == Layout::NHWC && restrided_group() > 0) {
+  const int64_t restrided = restrided_group(p, tile_);
+  if (p.layout == Layout::NHWC && restrided > 0) {
     // Groups of whole tiles (C is a multiple of the group), the input copied pixel by pixel.
-    const int64_t c = p.in_channels, group_tiles = restrided_group() / tile_;
-    const int64_t stride = restrided_group() + kRestridePad;
+    const int64_t c = p.in_channels, group_tiles = restrided / tile_;
+    const int64_t stride = restrided + kRestridePad;
     for (int64_t t0 = tile_begin; t0 < tile_end; t0 += group_tiles) {
       const int64_t t1 = std::min(tile_end, t0 + group_tiles);
       const int64_t c0 = t0 * tile_, channels = (t1 - t0) * tile_;
@@ -474,16 +486,10 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const Geometry& g = p.geometry;
   const int64_t threads = get_num_threads();
   const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
-  // Outputs larger than kStreamedBytes go to memory anyway: stored non-temporally, they skip the
-  // read-for-ownership of each line and leave the caches to the input. Measured (AVX-512, AMD Zen
-  // 5, 1 thread, batch 8, separate runs, µs): 3x3 s1 C32@112 1236-1278 -> 973-985, C96@112
-  // 3704-4442 -> 3211-3314, C144@56 1110-1620 -> 910-1008; 3x3 s2 C96@112 2292-2295 -> 2094-2206.
-  // Otherwise an input off a cache line runs with a lead (lead_for), the tiles' loads whole lines
-  // and their stores split (a block loads more vectors than it stores).
+  // Otherwise an input off a cache line runs with a lead (lead_for), the tiles' loads whole lines,
+  // and so do their stores when y is as far past a line as x (output_offset).
   Access access;
-  access.stream_y = p.layout == Layout::NHWC &&
-                    p.y_count * int64_t(sizeof(float)) > kStreamedBytes &&
-                    p.out_channels % kCacheLineFloats == 0 && floats_past_line(y) == 0;
+  access.stream_y = streams_output(p) && floats_past_line(y) == 0;
   access.lead = access.stream_y ? 0 : lead_for(x);
   const int64_t tiles_total = tiles(access.lead);
   // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
@@ -518,6 +524,10 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   });
 }
 
+int64_t depthwise_output_offset(const ConvPlan& p, int64_t channel_tile, const float* x) {
+  return streams_output(p) ? 0 : lead_from(p, channel_tile, x);
+}
+
 void require_output(const ConvPlan& p, float* y, const float* x, const float* weight,
                     const float* bias, int64_t bias_count) {
   require_pointer(x, "x");
@@ -529,6 +539,11 @@ void require_output(const ConvPlan& p, float* y, const float* x, const float* we
 }
 
 }  // namespace detail
+
+int64_t output_offset(const DepthwiseConv2dDesc& desc, const float* x) {
+  return detail::depthwise_output_offset(plan(desc),
+                                         detail::active_kernels().dwconv_nhwc_channel_tile, x);
+}
 
 void depthwise_conv2d(const DepthwiseConv2dDesc& desc, const float* x, const float* weight,
                       const float* bias, float* y) {

@@ -120,6 +120,15 @@ int64_t x_count(const InvertedResidualPlan& r) {
 int64_t y_count(const InvertedResidualPlan& r) { return r.projection.y_count; }
 Shape4 y_shape(const InvertedResidualPlan& r) { return r.projection.output_shape(); }
 
+// Only the NHWC depthwise kernels want their output placed (detail::depthwise_output_offset).
+int64_t output_offset_of(const detail::DepthwiseOp& op, const ConvPlan& p, const float* x) {
+  return detail::depthwise_output_offset(p, op.channel_tile(), x);
+}
+template <class Op, class Plan>
+int64_t output_offset_of(const Op&, const Plan&, const float*) {
+  return 0;
+}
+
 // Weights are read once, here; a null required weight is an error before anything is read.
 const float* required(const float* p, const char* name) {
   detail::require_pointer(p, name);
@@ -141,6 +150,11 @@ Layer<Desc>::Layer(const Desc& desc, std::shared_ptr<const Op> op)
 template <class Desc>
 Shape4 Layer<Desc>::output_shape(const Shape4& x_shape) const {
   return y_shape(plan(with_input(desc_, x_shape)));
+}
+
+template <class Desc>
+int64_t Layer<Desc>::output_offset(const Shape4& x_shape, const float* x) const {
+  return output_offset_of(op_->op, plan(with_input(desc_, x_shape)), x);
 }
 
 template <class Desc>

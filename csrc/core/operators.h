@@ -34,6 +34,10 @@ inline int64_t floats_past_line(const float* p) {
                  sizeof(float));
 }
 
+// NHWC depthwise tiles may start a lead of a multiple of kLeadStep floats before channel 0
+// (DepthwiseOp::lead_for): NumPy's arrays start 16 bytes past a line or on one.
+constexpr int64_t kLeadStep = 4;
+
 // Packed weights, shared by the copies of an op (for_plan) and never changed after packing.
 using SharedFloats = std::shared_ptr<const float[]>;
 
@@ -84,24 +88,20 @@ class DepthwiseOp {
   int64_t lead_for(const float* x) const;
   const ConvPlan& plan() const { return plan_; }
   Isa isa() const { return kt_->isa; }
+  int64_t channel_tile() const { return tile_; }
 
  private:
   bool planar() const;  // NCHW with the per-plane kernels (not interleaved)
   bool interleavable() const;  // NCHW, multiplier 1, on a table that interleaves
   // NCHW channel tiles interleaved at a time into an NHWC scratch, or 0 (planar).
   int64_t interleave_tiles() const;
-  // NHWC channels per group whose input is copied to a padded pixel stride, or 0 (in place).
-  int64_t restrided_group() const;
   void bind_flat_masks();  // flat_masks_ for plan_, or none when the flat kernel does not apply
-  bool leads() const;      // whether inputs off a cache line may run with a lead (lead_for)
-  int64_t lead_from(const float* x) const;  // lead_for(x) if every lead's weights were packed
 
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t tile_;
   // NHWC tiles [bias][taps] (also the interleaved NCHW path) after lead = i * kLeadStep zero
-  // channels (with leads(); NumPy's arrays start 16 bytes past a line or on one).
-  static constexpr int64_t kLeadStep = 4;
+  // channels (only lead 0 unless the plan's inputs may run with a lead).
   std::array<SharedFloats, kCacheLineFloats / kLeadStep> packed_;
   const float* weights_;  // the per-plane kernel's weights, in PyTorch order (borrowed)
   const float* biases_;   // may be null (borrowed)
@@ -117,6 +117,10 @@ class DepthwiseOp {
   std::shared_ptr<const FlatMasks> flat_masks_;
   std::shared_ptr<FlatMaskCache> flat_cache_;
 };
+
+// Floats past a cache line at which y runs fastest with x (sepconv::output_offset) for a
+// DepthwiseOp on p with channel tiles of channel_tile floats.
+int64_t depthwise_output_offset(const ConvPlan& p, int64_t channel_tile, const float* x);
 
 // A pointwise layer ready to run: its plan and its weights packed for the kernel table active
 // when it was built.

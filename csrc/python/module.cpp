@@ -36,23 +36,25 @@ std::string shape_str(const sepconv::Shape4& s) {
          std::to_string(s.dim[2]) + ", " + std::to_string(s.dim[3]) + ")";
 }
 
-// A new output starts on a cache line, as PyTorch's tensors do (NumPy aligns large arrays to 16
-// bytes only): the kernels may then store whole lines (kernels::DwconvNhwcArgs::stream_y). It is
-// a view into a NumPy array 15 floats longer, so that NumPy's allocator (its huge-page advice on
-// large arrays) still serves it: a 38 MB output from std::aligned_alloc took ~9,000 page faults
-// per call.
-py::array_t<float> new_output(const sepconv::Shape4& shape) {
+// A new output starts `offset` floats past a cache line (sepconv::output_offset; mostly on one, as
+// PyTorch's tensors do, where NumPy aligns large arrays to 16 bytes only): the kernels may then
+// store whole lines (kernels::DwconvNhwcArgs::stream_y, ::lead). It is a view into a NumPy array
+// 15 floats longer, so that NumPy's allocator (its huge-page advice on large arrays) still serves
+// it: a 38 MB output from std::aligned_alloc took ~9,000 page faults per call.
+py::array_t<float> new_output(const sepconv::Shape4& shape, int64_t offset) {
   constexpr int64_t kLineFloats = 16;
   py::array_t<float> block(shape.numel() + kLineFloats - 1);
-  const auto address = reinterpret_cast<uintptr_t>(block.data());
-  const auto skip = int64_t((-address) % (kLineFloats * sizeof(float)) / sizeof(float));
+  const auto address = reinterpret_cast<uintptr_t>(block.data()) / sizeof(float);
+  const auto skip = int64_t((uintptr_t(offset) - address) % kLineFloats);
   return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]},
                             block.mutable_data() + skip, block);
 }
 
-// Returns `out` after checking it is exactly what the op writes, or a new array of `shape`.
-py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& shape) {
-  if (out.is_none()) return new_output(shape);
+// Returns `out` after checking it is exactly what the op writes, or a new array of `shape`
+// starting `offset` floats past a cache line.
+py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& shape,
+                                int64_t offset = 0) {
+  if (out.is_none()) return new_output(shape, offset);
   if (!py::isinstance<py::array>(out)) throw InvalidArgument("out must be a numpy array");
   py::array a = out.cast<py::array>();
   if (!py::isinstance<py::array_t<float>>(a)) {
@@ -70,10 +72,11 @@ py::array_t<float> output_array(const py::object& out, const sepconv::Shape4& sh
   return py::reinterpret_borrow<py::array_t<float>>(a);
 }
 
-// Allocates or checks `out` for desc's output, then runs op(y) with the GIL released.
+// Allocates (y_offset floats past a line) or checks `out` for desc's output, then runs op(y) with
+// the GIL released.
 template <class Desc, class Op>
-py::array run_op(const Desc& desc, const py::object& out, Op&& op) {
-  auto y = output_array(out, sepconv::output_shape(desc));
+py::array run_op(const Desc& desc, const py::object& out, Op&& op, int64_t y_offset = 0) {
+  auto y = output_array(out, sepconv::output_shape(desc), y_offset);
   float* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
@@ -225,7 +228,9 @@ py::array depthwise(const py::array& x, const py::array& weight, const py::objec
                                 stride, padding, dilation, activation);
   const float *xp = input_data(x, "x"), *wp = input_data(weight, "weight"),
               *bp = optional_data(bias, "bias");
-  return run_op(d, out, [&](float* yp) { sepconv::depthwise_conv2d(d, xp, wp, bp, yp); });
+  return run_op(
+      d, out, [&](float* yp) { sepconv::depthwise_conv2d(d, xp, wp, bp, yp); },
+      out.is_none() ? sepconv::output_offset(d, xp) : 0);
 }
 
 py::array pointwise(const py::array& x, const py::array& weight, const py::object& bias,
@@ -292,7 +297,8 @@ py::array call_layer(const L& layer, const py::array& x, const py::object& out) 
   const float* xp = input_data(x, "x");
   if (x.ndim() != 4) throw InvalidArgument("x must be 4-D");
   const sepconv::Shape4 shape{{x.shape(0), x.shape(1), x.shape(2), x.shape(3)}};
-  auto y = output_array(out, layer.output_shape(shape));
+  auto y = output_array(out, layer.output_shape(shape),
+                        out.is_none() ? layer.output_offset(shape, xp) : 0);
   float* yp = y.mutable_data();
   {
     py::gil_scoped_release release;

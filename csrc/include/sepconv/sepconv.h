@@ -112,6 +112,11 @@ Shape4 output_shape(const SeparableConv2dDesc& desc);
 Shape4 output_shape(const Conv2dDesc& desc);
 Shape4 output_shape(const InvertedResidualDesc& desc);
 
+// Floats past a 64-byte cache line (0-15) at which an output for input x runs fastest. Nonzero
+// only for NHWC depthwise inputs off a line whose channel tiles the kernels then shift onto whole
+// lines: an output at the same offset is stored in whole lines too.
+int64_t output_offset(const DepthwiseConv2dDesc& desc, const float* x);
+
 // y = act(conv(x, weight) + bias). bias may be null. y must not overlap x, weight or bias.
 void depthwise_conv2d(const DepthwiseConv2dDesc& desc, const float* x, const float* weight,
                       const float* bias, float* y);
