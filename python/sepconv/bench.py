@@ -320,16 +320,30 @@ class Problem:
     weights: Tuple[np.ndarray, ...]
 
 
-def make_problem(case: Case, batch: int, layout: str, seed: int = 0) -> Problem:
-    """Random inputs for one case (the same values whatever the layout)."""
+def _placed(a: np.ndarray, line_offset: int) -> np.ndarray:
+    """A C-contiguous copy of a starting line_offset bytes past a 64-byte cache line."""
+    raw = np.empty(a.size + 32, dtype=a.dtype)
+    skip = ((line_offset - raw.ctypes.data) % 64) // a.itemsize
+    out = raw[skip:skip + a.size].reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def make_problem(case: Case, batch: int, layout: str, seed: int = 0,
+                 line_offset: int = 0) -> Problem:
+    """Random inputs for one case (the same values whatever the layout), starting line_offset
+    bytes past a cache line: every implementation reads the same arrays, and where NumPy would
+    place them (on a line or 16-48 bytes past one, by allocation history) no longer varies
+    between runs."""
     rng = np.random.default_rng(seed)
-    x_nchw = rng.standard_normal((batch, case.c, case.h, case.w), dtype=np.float32)
+    x_nchw = _placed(rng.standard_normal((batch, case.c, case.h, case.w), dtype=np.float32),
+                     line_offset)
     weights = []
     for s in _weight_shapes(case):
         fan_in = s[1] * s[2] * s[3]
         weights.append((rng.standard_normal(s, dtype=np.float32) / np.float32(math.sqrt(fan_in))))
     weights = [w.reshape(w.shape[:2]) if w.shape[2:] == (1, 1) else w for w in weights]
-    x = x_nchw if layout == "NCHW" else np.ascontiguousarray(x_nchw.transpose(0, 2, 3, 1))
+    x = x_nchw if layout == "NCHW" else _placed(x_nchw.transpose(0, 2, 3, 1), line_offset)
     return Problem(case, batch, layout, x, x_nchw, tuple(weights))
 
 
@@ -1097,6 +1111,13 @@ def write_plot(path: str, results: List[dict], peers: Sequence[str]) -> Optional
 # ----------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------
+def _input_offset(text: str) -> int:
+    value = int(text)
+    if value < 0 or value >= 64 or value % 4:
+        raise argparse.ArgumentTypeError(f"expected a multiple of 4 in [0, 64), got {text!r}")
+    return value
+
+
 def _int_list(text: str) -> List[int]:
     out = []
     for part in text.split(","):
@@ -1161,6 +1182,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="JSON",
                    help="an earlier run's --json: add a before/after table of our GFLOP/s")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+    p.add_argument("--input-offset", type=_input_offset, default=0, metavar="BYTES",
+                   help="place the inputs this many bytes past a 64-byte cache line (a multiple "
+                   "of 4 below 64; default 0, as PyTorch allocates; NumPy places large arrays "
+                   "16 bytes past one)")
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     return p
 
@@ -1283,7 +1308,7 @@ def run(args) -> Tuple[List[dict], Dict[str, Any]]:
         "peers": [p for p in PEERS if p in peers], "peers_skipped": skipped,
         "numpy_blas_threads": blas.how, "loadavg_start": _loadavg(),
         "cost_source": "sepconv.cost" if _cost_module() is not None else "bench",
-        "cases": [asdict(c) for c in cases],
+        "cases": [asdict(c) for c in cases], "input_offset_bytes": args.input_offset,
     }
     results: List[dict] = []
     total = len(cases) * len(args.batch) * len(args.layout) * len(args.threads)
@@ -1297,7 +1322,8 @@ def run(args) -> Tuple[List[dict], Dict[str, Any]]:
             for case in cases:
                 for batch in args.batch:
                     for layout in args.layout:
-                        problem = make_problem(case, batch, layout, args.seed)
+                        problem = make_problem(case, batch, layout, args.seed,
+                                               args.input_offset)
                         for threads in args.threads:
                             progress.update(f"{case.name} {layout} N={batch} t={threads}")
                             results.append(_run_row(problem, threads, peers, skipped, args,
@@ -1387,6 +1413,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      "of the input")
     if "torch" in peers_shown:
         notes.append("torch: NCHW rows use contiguous tensors, NHWC rows channels_last")
+    notes.append(f"inputs start {meta['input_offset_bytes']} bytes past a 64-byte cache line")
     if "numpy" in peers_shown and not _BlasThreads().controlled:
         notes.append("numpy: BLAS thread count not controlled (install threadpoolctl)")
     if meta["cost_source"] == "bench":
