@@ -166,32 +166,16 @@ __attribute__((always_inline)) static inline void tail_block(const Pass& p,
   }
 }
 
-// The input rows of the pass of output rows oh, oh + 1: its first, and which lie in the image.
-template <int S>
-static inline void at_row(Pass* p, int64_t oh, const Geometry& g) {
-  constexpr int kRows2 = S + 3;  // input rows of a 2-row pass
-  p->ih0 = oh * S - g.pad_top;
-  p->r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p->ih0)));
-  p->r_hi = static_cast<int>(max_i64(p->r_lo, min_i64(kRows2, g.in_h - p->ih0)));
-}
-
-// The tile's 9 weights, one vector per tap.
-template <class V>
-__attribute__((always_inline)) static inline void load_weights(const float* w,
-                                                               typename V::Reg (&wk)[9]) {
-#pragma GCC unroll 9
-  for (int k = 0; k < 9; ++k) wk[k] = V::load(w + (1 + k) * V::kWidth);
-}
-
 // Columns [c0, c1) of one tile for R output rows: blocks of B, the interior ones unclipped, and one
 // clipped block of the remaining n < B columns.
 template <class V, int S, int R, bool ClipRows, bool Masked, Activation A>
-__attribute__((always_inline)) static inline void strip_blocks(const Pass& p,
-                                                               const typename V::Reg (&wk)[9],
-                                                               int64_t c0, int64_t c1,
-                                                               int64_t lo, int64_t hi,
-                                                               typename V::Mask m) {
+static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64_t hi,
+                         typename V::Mask m) {
+  using Reg = typename V::Reg;
   constexpr int B = block_width<V>();
+  Reg wk[9];
+#pragma GCC unroll 9
+  for (int k = 0; k < 9; ++k) wk[k] = V::load(p.w + (1 + k) * V::kWidth);
   // Blocks [c0, c1) walk the input and output with two pointers; only the blocks that cross an
   // edge of the image ([lo, hi) are the unclipped columns) test each input column. Walking the
   // pointers instead of indexing from the pass's origin per block: 1.01-1.15x on MobileNetV2's
@@ -224,40 +208,6 @@ __attribute__((always_inline)) static inline void strip_blocks(const Pass& p,
       tail_block<V, S, R, B - 1, Cols::Both, ClipRows, Masked, A>(p, wk, ow, n, m);
     } else {
       tail_block<V, S, R, B - 1, Cols::Right, ClipRows, Masked, A>(p, wk, ow, n, m);
-    }
-  }
-}
-
-template <class V, int S, int R, bool ClipRows, bool Masked, Activation A>
-static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64_t hi,
-                         typename V::Mask m) {
-  typename V::Reg wk[9];
-  load_weights<V>(p.w, wk);
-  strip_blocks<V, S, R, ClipRows, Masked, A>(p, wk, c0, c1, lo, hi, m);
-}
-
-// Rows [oh_begin, oh_end) of a band, columns [c0, c1), of the tile p points at (p.y at row
-// oh_begin): the tile walking down the band (walk_tiles), its weights loaded once and its passes
-// in this loop. Against a call per pass (AVX-512, Zen 5, 1 thread, batch 1, alternating in one
-// process, three runs): 3x3 s1 C384@14 1.07-1.11x, C160@14 1.10x, C240@14 1.08-1.10x, C576@14
-// 1.07-1.09x, C576@10 1.05-1.12x, C64@28 1.04-1.07x; C960@7 (4 passes), C96@28, C192@28, s2
-// C576@14 and C192@28 within 0.95-1.04x.
-template <class V, int S, bool Masked, Activation A>
-static void tile_walk(Pass p, const Geometry& g, int64_t oh_begin, int64_t oh_end, int64_t c0,
-                      int64_t c1, int64_t lo, int64_t hi, typename V::Mask m) {
-  constexpr int kRows2 = S + 3;
-  typename V::Reg wk[9];
-  load_weights<V>(p.w, wk);
-  float* const y0 = p.y;
-  for (int64_t oh = oh_begin; oh < oh_end; oh += 2) {
-    p.y = y0 + (oh - oh_begin) * p.out_row;
-    at_row<S>(&p, oh, g);
-    if (oh + 1 >= oh_end) {  // one row left (odd row count)
-      strip_blocks<V, S, 1, true, Masked, A>(p, wk, c0, c1, lo, hi, m);
-    } else if (p.r_lo > 0 || p.r_hi < kRows2) {
-      strip_blocks<V, S, 2, true, Masked, A>(p, wk, c0, c1, lo, hi, m);
-    } else {
-      strip_blocks<V, S, 2, false, Masked, A>(p, wk, c0, c1, lo, hi, m);
     }
   }
 }
@@ -299,30 +249,23 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.pad_left = g.pad_left;
     p.same = same_columns(3, S, g);
     p.stream = a.stream_y;
-    at_row<S>(&p, oh, g);
+    p.ih0 = oh * S - g.pad_top;
+    p.r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p.ih0)));
+    p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));
     return p;
-  };
-  // Pass p moved to tile t at output row oh; whether the tile is masked (lead or channel tail),
-  // and its lane mask.
-  const auto tile_at = [&](const Pass& p, int64_t oh, int64_t t, Pass* pt,
-                           typename V::Mask* m) {
-    *pt = p;
-    pt->x = a.x + (a.tile_begin + t) * T;
-    pt->w = a.packed + (a.tile_begin + t) * 10 * T;
-    pt->y = a.y + oh * p.out_row + (a.tile_begin + t) * T;
-    const int64_t lane_lo = t == 0 ? first_lane : 0;
-    const int64_t lane_hi = t + 1 == tiles ? last_tile : T;
-    const bool masked = lane_lo > 0 || lane_hi != T;
-    pt->tail = lane_hi;
-    *m = masked ? V::range_mask(lane_lo, lane_hi) : typename V::Mask{};
-    return masked;
   };
   // Output rows oh and oh + 1 (if in the band) of tile t, columns [c0, c1).
   const auto tile_pass = [&](const Pass& p, int64_t oh, int64_t t, int64_t c0, int64_t c1) {
     const bool two = oh + 1 < a.oh_end;
-    Pass pt;
-    typename V::Mask m;
-    const bool masked = tile_at(p, oh, t, &pt, &m);
+    Pass pt = p;
+    pt.x = a.x + (a.tile_begin + t) * T;
+    pt.w = a.packed + (a.tile_begin + t) * 10 * T;
+    pt.y = a.y + oh * p.out_row + (a.tile_begin + t) * T;
+    const int64_t lane_lo = t == 0 ? first_lane : 0;
+    const int64_t lane_hi = t + 1 == tiles ? last_tile : T;
+    const bool masked = lane_lo > 0 || lane_hi != T;
+    pt.tail = lane_hi;
+    const typename V::Mask m = masked ? V::range_mask(lane_lo, lane_hi) : typename V::Mask{};
     // Passes with every input row inside the image (all but the first and last) skip the
     // row checks at compile time.
     const auto go = [&](auto rows, auto clip_rows, auto masked_tile) {
@@ -358,16 +301,11 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   // lines a block's rows overflow: C512@14 0.69x, C1024@7 0.83x (C512@7 1.08x).
   if (V::kLineVector && a.walk_tiles && tile_lines_w >= B) {
     const int64_t walk_w = max_i64(B, tile_lines_w / B * B);
-    const Pass p = pass_at(a.oh_begin);
     for (int64_t c0 = 0; c0 < g.out_w; c0 += walk_w) {
       const int64_t c1 = min_i64(g.out_w, c0 + walk_w);
       for (int64_t t = 0; t < tiles; ++t) {
-        Pass pt;
-        typename V::Mask m;
-        if (tile_at(p, a.oh_begin, t, &pt, &m)) {
-          tile_walk<V, S, true, A>(pt, g, a.oh_begin, a.oh_end, c0, c1, lo, hi, m);
-        } else {
-          tile_walk<V, S, false, A>(pt, g, a.oh_begin, a.oh_end, c0, c1, lo, hi, m);
+        for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
+          tile_pass(pass_at(oh), oh, t, c0, c1);
         }
       }
     }
