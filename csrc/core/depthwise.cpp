@@ -486,8 +486,9 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const Geometry& g = p.geometry;
   const int64_t threads = get_num_threads();
   const int64_t min_tasks = threads > 1 ? 4 * threads : 1;
-  // Otherwise an input off a cache line runs with a lead (lead_for), the tiles' loads whole lines,
-  // and so do their stores when y is as far past a line as x (output_offset).
+  // Outputs streamed to memory (streams_output) from a cache line are stored non-temporally;
+  // otherwise an input off a line runs with a lead (lead_for), the tiles' loads whole lines, and
+  // so do their stores when y is as far past a line as x (depthwise_output_offset).
   Access access;
   access.stream_y = streams_output(p) && floats_past_line(y) == 0;
   access.lead = access.stream_y ? 0 : lead_for(x);
