@@ -121,11 +121,12 @@ def poisoned(shape, line_offset=None):
     return nans if line_offset is None else placed(nans, line_offset)
 
 
-def placed(a, line_offset):
+def placed(a, line_offset, boundary=64):
     """C-contiguous float32 copy of a whose data starts line_offset bytes (a multiple of 4) past
-    a 64-byte cache line (NumPy places large arrays 16 bytes past one, or on one)."""
-    raw = np.empty(a.size + 32, dtype=np.float32)
-    skip = ((-raw.ctypes.data) % 64 + line_offset) // 4
+    a 64-byte cache line (NumPy places large arrays 16 bytes past one, or on one), or past
+    another boundary (4096: a page)."""
+    raw = np.empty(a.size + 2 * boundary // 4, dtype=np.float32)
+    skip = ((-raw.ctypes.data) % boundary + line_offset) // 4
     out = raw[skip:skip + a.size].reshape(a.shape)
     out[...] = a
     return out

@@ -420,6 +420,28 @@ def test_depthwise_nhwc_input_off_a_cache_line(isa, threads, offset, C, HW, K, s
     assert from_layer.ctypes.data % 64 == (offset if leads else 0)
 
 
+@pytest.mark.parametrize("offset", [0, 8, 16, 2048 + 48, 4000])
+def test_depthwise_nhwc_pixels_a_page_apart(isa, offset):
+    """NHWC pixels 4 KiB apart (1024 channels) put a channel tile's lines in one L1 set: a new
+    output starts half a page away from the input's offset into its page (three quarters where
+    that is the page's first line), past a line as far as the input when the kernels run it with
+    a lead."""
+    rng = np.random.default_rng(offset)
+    C = 1024
+    x = placed(randn(rng, x_shape(2, C, 5, 3, "NHWC")), offset, boundary=4096)
+    assert x.ctypes.data % 4096 == offset
+    w = randn(rng, (C, 1, 3, 3))
+    args = dict(padding="same", layout="NHWC")
+    ref = R.depthwise_conv2d(x, w, None, **args)
+    new = compare("depthwise_conv2d", x, w, None, **args)
+    from_layer = sepconv.DepthwiseConv2d(w, **args)(x)
+    check(from_layer, ref)
+    leads = isa == "avx512" and offset % 16 == 0
+    for y in (new, from_layer):
+        assert (y.ctypes.data // 64 - x.ctypes.data // 64) * 64 % 4096 in (2048, 3072)
+        assert y.ctypes.data % 64 == (offset % 64 if leads else 0)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("C", [8, 19])
 def test_depthwise_nhwc_3x3_bands(isa, stride, C):

@@ -29,6 +29,7 @@ constexpr int64_t kStreamedBytes = int64_t(8) << 20;
 // Floats from the 64-byte cache line p lies in to p: non-temporal stores need 0, and a lead
 // (DepthwiseOp::lead_for) shifts the channel tiles by it.
 constexpr int64_t kCacheLineFloats = 16;
+constexpr int64_t kPageFloats = 1024;  // 4 KiB
 inline int64_t floats_past_line(const float* p) {
   return int64_t(reinterpret_cast<uintptr_t>(p) % (kCacheLineFloats * sizeof(float)) /
                  sizeof(float));
@@ -118,7 +119,7 @@ class DepthwiseOp {
   std::shared_ptr<FlatMaskCache> flat_cache_;
 };
 
-// Floats past a cache line at which y runs fastest with x (sepconv::output_offset) for a
+// Floats past a 4 KiB page at which y runs fastest with x (sepconv::output_offset) for a
 // DepthwiseOp on p with channel tiles of channel_tile floats.
 int64_t depthwise_output_offset(const ConvPlan& p, int64_t channel_tile, const float* x);
 

@@ -36,16 +36,18 @@ std::string shape_str(const sepconv::Shape4& s) {
          std::to_string(s.dim[2]) + ", " + std::to_string(s.dim[3]) + ")";
 }
 
-// A new output starts `offset` floats past a cache line (sepconv::output_offset; mostly on one, as
-// PyTorch's tensors do, where NumPy aligns large arrays to 16 bytes only): the kernels may then
-// store whole lines (kernels::DwconvNhwcArgs::stream_y, ::lead). It is a view into a NumPy array
-// 15 floats longer, so that NumPy's allocator (its huge-page advice on large arrays) still serves
-// it: a 38 MB output from std::aligned_alloc took ~9,000 page faults per call.
+// A new output starts `offset` floats past a cache line, or past a 4 KiB page from 16 up
+// (sepconv::output_offset; mostly on a line, as PyTorch's tensors do, where NumPy aligns large
+// arrays to 16 bytes only): the kernels may then store whole lines (kernels::DwconvNhwcArgs::
+// stream_y, ::lead). It is a view into a NumPy array up to a line or a page longer, so that
+// NumPy's allocator (its huge-page advice on large arrays) still serves it: a 38 MB output from
+// std::aligned_alloc took ~9,000 page faults per call.
 py::array_t<float> new_output(const sepconv::Shape4& shape, int64_t offset) {
-  constexpr int64_t kLineFloats = 16;
-  py::array_t<float> block(shape.numel() + kLineFloats - 1);
+  constexpr int64_t kLineFloats = 16, kPageFloats = 1024;
+  const int64_t placement = offset < kLineFloats ? kLineFloats : kPageFloats;
+  py::array_t<float> block(shape.numel() + placement - 1);
   const auto address = reinterpret_cast<uintptr_t>(block.data()) / sizeof(float);
-  const auto skip = int64_t((uintptr_t(offset) - address) % kLineFloats);
+  const auto skip = int64_t((uintptr_t(offset) - address) % uintptr_t(placement));
   return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]},
                             block.mutable_data() + skip, block);
 }

@@ -476,6 +476,42 @@ TEST_P(OpsTest, OutputOffset) {
   expect_matches(expected, layer.output_shape(xs), got, "depthwise at the input's offset");
 }
 
+// NHWC depthwise with pixels 4 KiB apart: outputs half a page (or three quarters) away from the
+// input's page offset, with the lead's line offset, and computed the same there.
+TEST_P(OpsTest, OutputOffsetPage) {
+  if (layout_ != Layout::NHWC) GTEST_SKIP() << "NHWC only";
+  sepconv::DepthwiseConv2dDesc d;
+  d.layout = Layout::NHWC;
+  d.batch = 1, d.channels = 1024, d.in_h = 3, d.in_w = 2;
+  d.window = window(3, 3, 1, 1, 1, 1, pad_all(1));
+  const auto w = random_vec(1024 * 9, 1), b = random_vec(1024, 2);
+  const sepconv::DepthwiseConv2d layer(d, w.data(), b.data());
+  const sepconv::Shape4 xs{{1, 3, 2, 1024}};
+  const int64_t numel = xs.numel();
+  const auto source = random_vec(numel, 3, -2.0f, 2.0f);
+  constexpr int64_t kPage = 1024, kLine = 16;
+  const auto past_page = [](const float* p) { return int64_t(uintptr_t(p) / 4 % kPage); };
+  std::vector<float> buffer(numel + 2 * kPage);
+  for (const int64_t x_offset : {0, 4, 16, 512, 516, 1000}) {
+    float* x = buffer.data() + (x_offset - past_page(buffer.data()) + kPage) % kPage;
+    std::copy(source.begin(), source.end(), x);
+    const int64_t offset = sepconv::output_offset(d, x);
+    EXPECT_EQ(layer.output_offset(xs, x), offset);
+    const int64_t away = (offset - x_offset / kLine * kLine + kPage) % kPage / kLine * kLine;
+    EXPECT_TRUE(offset >= kLine && offset < kPage) << offset;
+    EXPECT_TRUE(away == kPage / 2 || away == 3 * kPage / 4) << x_offset << " -> " << offset;
+    const bool leads = isa_ == Isa::AVX512 && x_offset % 4 == 0;
+    EXPECT_EQ(offset % kLine, leads ? x_offset % kLine : 0) << x_offset;
+    std::vector<float> out(numel + 2 * kPage + kGuard, kGuardValue);
+    float* y = out.data() + (offset - past_page(out.data()) + kPage) % kPage;
+    std::fill_n(y, numel, std::numeric_limits<float>::quiet_NaN());
+    layer(xs, x, y);
+    const ref::Result expected = ref::depthwise(d, source, w.data(), b.data());
+    std::vector<float> got(y, y + numel + kGuard);
+    expect_matches(expected, layer.output_shape(xs), got, "depthwise half a page away");
+  }
+}
+
 TEST_P(OpsTest, Conv2d) {
   struct Case {
     const char* name;

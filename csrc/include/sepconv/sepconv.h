@@ -112,9 +112,12 @@ Shape4 output_shape(const SeparableConv2dDesc& desc);
 Shape4 output_shape(const Conv2dDesc& desc);
 Shape4 output_shape(const InvertedResidualDesc& desc);
 
-// Floats past a 64-byte cache line (0-15) at which an output for input x runs fastest. Nonzero
-// only for NHWC depthwise inputs off a line whose channel tiles the kernels then shift onto whole
-// lines: an output at the same offset is stored in whole lines too.
+// Floats past a 4 KiB page (0-1023) at which an output for input x runs fastest; values below 16
+// ask only for that offset past a 64-byte cache line (any page offset with it does as well). Off a
+// line only for NHWC depthwise inputs off a line whose channel tiles the kernels then shift onto
+// whole lines: an output at the same offset is stored in whole lines too. 16 or more only for NHWC
+// depthwise with pixels a multiple of 4 KiB apart (C a multiple of 1024), whose outputs then fall
+// in other L1 sets than the inputs they are computed from.
 int64_t output_offset(const DepthwiseConv2dDesc& desc, const float* x);
 
 // y = act(conv(x, weight) + bias). bias may be null. y must not overlap x, weight or bias.
