@@ -438,6 +438,29 @@ TEST_P(OpsTest, Layers) {
   }
 }
 
+// The float `offset` floats past a `boundary`-float boundary in buffer (boundary floats longer
+// than what is placed there).
+float* placed_in(std::vector<float>& buffer, int64_t offset, int64_t boundary) {
+  const auto past = int64_t(uintptr_t(buffer.data()) / sizeof(float) % boundary);
+  return buffer.data() + (offset - past + boundary) % boundary;
+}
+
+// layer(x) written `offset` floats past a `boundary`-float boundary, over NaN and before a guard,
+// checked against the reference on source (the values at x).
+void expect_depthwise_placed(const sepconv::DepthwiseConv2d& layer, const sepconv::Shape4& xs,
+                             const float* x, const std::vector<float>& source,
+                             const std::vector<float>& w, const std::vector<float>& b,
+                             int64_t offset, int64_t boundary, const std::string& what) {
+  const int64_t numel = xs.numel();
+  std::vector<float> out(numel + boundary + kGuard, kGuardValue);
+  float* y = placed_in(out, offset, boundary);
+  std::fill_n(y, numel, std::numeric_limits<float>::quiet_NaN());
+  layer(xs, x, y);
+  const ref::Result expected = ref::depthwise(layer.desc(), source, w.data(), b.data());
+  std::vector<float> got(y, y + numel + kGuard);
+  expect_matches(expected, layer.output_shape(xs), got, what);
+}
+
 // An NHWC depthwise input 4 floats past a cache line runs on AVX-512 with a lead (48 channels
 // fill 3 tiles), and its output is fastest 4 floats past a line too; nothing else asks for that.
 TEST_P(OpsTest, OutputOffset) {
@@ -456,24 +479,17 @@ TEST_P(OpsTest, OutputOffset) {
   const int64_t numel = 2 * 48 * 9 * 7;
   const auto source = random_vec(numel, 3, -2.0f, 2.0f);
   constexpr int64_t kLine = 16, kOffset = 4;
-  std::vector<float> buffer(numel + 2 * kLine);
-  const auto past_line = [](const float* p) { return int64_t(uintptr_t(p) / 4 % kLine); };
-  float* x = buffer.data() + (kOffset - past_line(buffer.data()) + kLine) % kLine;
+  std::vector<float> buffer(numel + kLine);
+  float* x = placed_in(buffer, kOffset, kLine);
   std::copy(source.begin(), source.end(), x);
-  ASSERT_EQ(past_line(x), kOffset);
   const bool leads = isa_ == Isa::AVX512 && layout_ == Layout::NHWC;
   const sepconv::Shape4 xs = layout_ == Layout::NHWC ? sepconv::Shape4{{2, 9, 7, 48}}
                                                      : sepconv::Shape4{{2, 48, 9, 7}};
   EXPECT_EQ(sepconv::output_offset(d, x), leads ? kOffset : 0);
   EXPECT_EQ(layer.output_offset(xs, x), leads ? kOffset : 0);
   EXPECT_EQ(pointwise.output_offset(xs, x), 0);
-  std::vector<float> out(numel + 2 * kLine + kGuard, kGuardValue);
-  float* y = out.data() + (kOffset - past_line(out.data()) + kLine) % kLine;
-  std::fill_n(y, numel, std::numeric_limits<float>::quiet_NaN());
-  layer(xs, x, y);
-  const ref::Result expected = ref::depthwise(d, source, w.data(), b.data());
-  std::vector<float> got(y, y + numel + kGuard);
-  expect_matches(expected, layer.output_shape(xs), got, "depthwise at the input's offset");
+  expect_depthwise_placed(layer, xs, x, source, w, b, kOffset, kLine,
+                          "depthwise at the input's offset");
 }
 
 // NHWC depthwise with pixels 4 KiB apart: outputs half a page (or three quarters) away from the
@@ -487,13 +503,11 @@ TEST_P(OpsTest, OutputOffsetPage) {
   const auto w = random_vec(1024 * 9, 1), b = random_vec(1024, 2);
   const sepconv::DepthwiseConv2d layer(d, w.data(), b.data());
   const sepconv::Shape4 xs{{1, 3, 2, 1024}};
-  const int64_t numel = xs.numel();
-  const auto source = random_vec(numel, 3, -2.0f, 2.0f);
+  const auto source = random_vec(xs.numel(), 3, -2.0f, 2.0f);
   constexpr int64_t kPage = 1024, kLine = 16;
-  const auto past_page = [](const float* p) { return int64_t(uintptr_t(p) / 4 % kPage); };
-  std::vector<float> buffer(numel + 2 * kPage);
+  std::vector<float> buffer(xs.numel() + kPage);
   for (const int64_t x_offset : {0, 4, 16, 512, 516, 1000}) {
-    float* x = buffer.data() + (x_offset - past_page(buffer.data()) + kPage) % kPage;
+    float* x = placed_in(buffer, x_offset, kPage);
     std::copy(source.begin(), source.end(), x);
     const int64_t offset = sepconv::output_offset(d, x);
     EXPECT_EQ(layer.output_offset(xs, x), offset);
@@ -502,13 +516,8 @@ TEST_P(OpsTest, OutputOffsetPage) {
     EXPECT_TRUE(away == kPage / 2 || away == 3 * kPage / 4) << x_offset << " -> " << offset;
     const bool leads = isa_ == Isa::AVX512 && x_offset % 4 == 0;
     EXPECT_EQ(offset % kLine, leads ? x_offset % kLine : 0) << x_offset;
-    std::vector<float> out(numel + 2 * kPage + kGuard, kGuardValue);
-    float* y = out.data() + (offset - past_page(out.data()) + kPage) % kPage;
-    std::fill_n(y, numel, std::numeric_limits<float>::quiet_NaN());
-    layer(xs, x, y);
-    const ref::Result expected = ref::depthwise(d, source, w.data(), b.data());
-    std::vector<float> got(y, y + numel + kGuard);
-    expect_matches(expected, layer.output_shape(xs), got, "depthwise half a page away");
+    expect_depthwise_placed(layer, xs, x, source, w, b, offset, kPage,
+                            "depthwise half a page away");
   }
 }
 
