@@ -536,8 +536,11 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
 int64_t depthwise_output_offset(const ConvPlan& p, int64_t channel_tile, const float* x) {
   if (streams_output(p)) return 0;
   const int64_t line = lead_from(p, channel_tile, x);
-  const bool one_set = p.layout == Layout::NHWC && p.in_channels % kPageFloats == 0 &&
-                       p.out_channels % kPageFloats == 0;
+  const auto sets = [](int64_t pixel_floats) {
+    return kernels::l1_sets_reached(pixel_floats * int64_t(sizeof(float)));
+  };
+  const bool one_set =
+      p.layout == Layout::NHWC && sets(p.in_channels) == 1 && sets(p.out_channels) == 1;
   if (!one_set) return line;
   const int64_t x_page = int64_t(reinterpret_cast<uintptr_t>(x) / sizeof(float) % kPageFloats);
   const int64_t x_line_start = x_page - floats_past_line(x);
