@@ -1,17 +1,11 @@
-// Depthwise NHWC (multiplier 1), avx2 instantiation of dwconv-nhwc-simd.h, and the channel-tile
-// interleave that lets NCHW depthwise run it.
+// Depthwise NHWC (multiplier 1), avx2 instantiation of dwconv-nhwc-simd.h.
 #include "kernels/simd/vec-avx2.h"
 #include "kernels/dwconv/dwconv-nhwc-simd.h"
-#include "kernels/layout/interleave-x86.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
 
 void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p) { dwconv_nhwc::run<VecAvx2>(p); }
-void interleave_channels_simd(const kernels::InterleaveArgs& p) { interleave_x86::interleave(p); }
-void deinterleave_channels_simd(const kernels::InterleaveArgs& p) {
-  interleave_x86::deinterleave(p);
-}
 int64_t dwconv_nhwc_simd_tile() { return VecAvx2::kWidth; }
 
 }  // namespace SEPCONV_ISA_NS

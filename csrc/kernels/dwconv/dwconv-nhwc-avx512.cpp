@@ -1,8 +1,6 @@
-// Depthwise NHWC (multiplier 1), avx512 instantiation of dwconv-nhwc-simd.h, and the channel-tile
-// interleave that lets NCHW depthwise run it.
+// Depthwise NHWC (multiplier 1), avx512 instantiation of dwconv-nhwc-simd.h.
 #include "kernels/simd/vec-avx512.h"
 #include "kernels/dwconv/dwconv-nhwc-simd.h"
-#include "kernels/layout/interleave-x86.h"
 
 namespace sepconv {
 namespace SEPCONV_ISA_NS {
@@ -24,10 +22,6 @@ constexpr int dwconv_nhwc::segments_max_width_3x3<VecAvx512>() {
 }
 
 void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p) { dwconv_nhwc::run<VecAvx512>(p); }
-void interleave_channels_simd(const kernels::InterleaveArgs& p) { interleave_x86::interleave(p); }
-void deinterleave_channels_simd(const kernels::InterleaveArgs& p) {
-  interleave_x86::deinterleave(p);
-}
 int64_t dwconv_nhwc_simd_tile() { return VecAvx512::kWidth; }
 
 }  // namespace SEPCONV_ISA_NS
