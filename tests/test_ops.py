@@ -706,6 +706,10 @@ CONV_CASES = [
     ("implicit_pad_asym", 1, 16, 17, 6, 7, 1, 3, 3, 1, ((3, 0), (0, 2)), 1, "relu"),
     ("implicit_depth_300", 1, 300, 35, 5, 8, 1, 3, 3, 1, "same", 1, None),
     ("implicit_3x1_valid", 1, 24, 16, 7, 7, 1, 3, 1, 1, "valid", 1, None),
+    # Channels in groups of 8 change layout through the channel interleave: 9 pixels (one block
+    # and an overlapping one), 24 (a step of 16 and one of 8), batch 2.
+    ("implicit_9_pixels", 1, 16, 8, 3, 3, 1, 3, 3, 1, 1, 1, None),
+    ("implicit_24_pixels_n2", 2, 24, 16, 4, 6, 1, 3, 3, 1, "same", 1, "relu"),
 ]
 
 

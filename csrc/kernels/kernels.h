@@ -102,7 +102,8 @@ struct DwconvNchwFlatArgs {
 };
 
 // `channels` (<= tile) planes, `rows` x `width` each, `plane_stride` apart, and the same pixels as
-// [row][w][tile] with lanes >= channels zero. interleave reads planar; deinterleave writes it.
+// [row][w][tile] with lanes >= channels zero (tile a multiple of 8). interleave reads planar;
+// deinterleave writes it.
 struct InterleaveArgs {
   const float* planar;
   int64_t plane_stride;
