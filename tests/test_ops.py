@@ -70,6 +70,14 @@ DW_CASES = [
     ("valid_dilated_strided", 1, 10, 20, 20, 1, 3, 3, 3, "valid", 2, "relu"),
     ("k31_small_image", 1, 5, 8, 8, 1, 31, 31, 1, 15, 1, None),
     ("k31_same", 1, 3, 6, 9, 1, 31, 31, 1, "same", 1, None),
+    # Stride-1 rows wide enough for blocks of 16 in kernel-row chunks (8 taps on AVX-512, 4 on
+    # AVX2): 31 = 8 + 8 + 8 + 7, 13 = 8 + 5, 12 = 8 + a half chunk, 6 and 4 a chunk or a half
+    # one, with channel tails and padding on both sides.
+    ("k31_wide", 1, 20, 9, 40, 1, 31, 31, 1, "same", 1, "relu"),
+    ("k9x13_asym_pad", 1, 18, 12, 37, 1, 9, 13, 1, ((2, 5), (1, 0)), 1, None),
+    ("k2x12_same", 2, 33, 7, 45, 1, 2, 12, 1, "same", 1, "silu"),
+    ("k6_pad2", 1, 9, 5, 41, 1, 6, 6, 1, 2, 1, "hardswish"),
+    ("k4_same", 2, 24, 6, 50, 1, 4, 4, 1, "same", 1, None),
     ("rect_kernel", 1, 16, 10, 12, 1, 1, 7, (1, 2), (0, 3), 1, None),
     ("wide_image", 1, 3, 5, 67, 1, 3, 3, 1, 1, 1, None),
     ("one_by_one_image", 3, 17, 1, 1, 1, 3, 3, 1, 1, 1, None),
