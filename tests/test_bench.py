@@ -155,6 +155,14 @@ def test_selection_and_own_cost():
     assert nbytes == 4 * (2 * 96 * 112 * 112 + 96 * 9 + 2 * 96 * 56 * 56)
 
 
+def test_taps_inside_and_the_padding_note(capsys):
+    c7 = bench.CASES_BY_NAME["dw3x3s1_c960_7"]
+    assert c7.taps_inside == pytest.approx((19 / 21) ** 2)  # each border output loses one tap
+    assert bench.CASES_BY_NAME["pw_384to64_14"].taps_inside == 1.0
+    assert bench.main(FAST + ["--filter", SMALL, "--peers", "ref"]) == 0
+    assert f"which the kernels skip; executed share: {SMALL} 91%" in capsys.readouterr().out
+
+
 def test_rel_error():
     a = np.ones((2, 3), np.float32)
     assert bench.rel_error(a, a) == 0.0

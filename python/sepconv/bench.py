@@ -122,6 +122,16 @@ class Case:
         return oh, ow
 
     @property
+    def taps_inside(self) -> float:
+        """Fraction of the spatial stage's counted taps that lie inside the image (not padding)."""
+        def per_dim(size: int, out: int) -> float:
+            inside = sum(1 for o in range(out) for t in range(self.k)
+                         if 0 <= o * self.stride - self.pad + t < size)
+            return inside / (out * self.k)
+        oh, ow = self.out_hw
+        return per_dim(self.h, oh) * per_dim(self.w, ow)
+
+    @property
     def hidden(self) -> int:
         """inverted_residual: the depthwise stage's channels."""
         return self.expand or self.c
@@ -179,6 +189,7 @@ CASES: Tuple[Case, ...] = (
          quick=True),
     Case("conv3x3_384to64_14", "conv2d", 384, 14, 14, 3, cout=64, source="dense vs separable"),
 )
+CASES_BY_NAME: Dict[str, Case] = {c.name: c for c in CASES}
 
 
 def select_cases(cases: Sequence[Case], ops: Sequence[str], filters: Sequence[str],
@@ -1422,6 +1433,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if load and load[0] > 0.5 * ncpu:
         notes.append(f"the machine was busy: load average {load[0]:.1f} on {ncpu} CPUs at the "
                      "start; compare only within this run")
+    padded = sorted({(r["case"], r["op"]) for r in results if r["op"] in ("depthwise", "conv2d")
+                     and CASES_BY_NAME[r["case"]].taps_inside < 0.95})
+    if padded:
+        notes.append("FLOPs count the taps in the zero padding (sepconv.cost), which the kernels "
+                     "skip; executed share: " + ", ".join(
+                         f"{name} {CASES_BY_NAME[name].taps_inside:.0%}" for name, _ in padded))
     if any(r["ours"].get("pct_probe") for r in results):
         notes.append("%probe: of the peak-FMA probe timed in turns with sepconv in the same row "
                      "(the machine's peak under the load it had then)")

@@ -8,7 +8,8 @@ invalid shapes raise the ValueErrors the ops raise.
 Counting conventions (see docs/cost-model.md):
 
 * ``multiplications``: every output element times its taps, taps that fall in the zero padding
-  included (the kernels multiply them; nothing is skipped).
+  included (the formula's convention; the kernels skip most such taps, so on small images with
+  large kernels they execute fewer multiply-adds than counted).
 * ``flops``: 2 per multiply-add, + 1 per output element for a bias, + ``ACTIVATION_FLOPS[name]``
   per output element for a fused activation. For separable_conv2d the depthwise bias and
   activation are counted on the (never materialised) intermediate.
