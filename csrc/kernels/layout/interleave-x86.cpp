@@ -1,6 +1,6 @@
-// Channel-tile interleave between NCHW planes and the NHWC kernels' tiles, avx2 instantiation of
-// interleave-x86.h (its own translation unit: beside the NHWC kernels it changed GCC's inlining of
-// their blocks).
+// Channel-tile interleave between NCHW planes and the NHWC kernels' tiles (interleave-x86.h), built
+// once per x86 SIMD ISA (the transposes need only AVX). Its own translation unit: beside the NHWC
+// kernels it changed GCC's inlining of their blocks.
 #include "kernels/layout/interleave-x86.h"
 
 namespace sepconv {
