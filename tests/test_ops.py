@@ -961,6 +961,25 @@ def test_depthwise_nonfinite_propagates_locally(isa, layout, bad):
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("K", [2, 4, 6, 9, 13, 31])
+@pytest.mark.parametrize("bad", [np.inf, np.nan], ids=["inf", "nan"])
+def test_depthwise_wide_kernel_nonfinite_stays_in_its_windows(isa, layout, K, bad):
+    """Only the outputs whose window covers a non-finite input are non-finite, on rows of
+    several blocks and kernel widths that are not a whole number of register chunks."""
+    rng = np.random.default_rng(K)
+    C, H, W = 18, 5, 45
+    x = randn(rng, x_shape(1, C, H, W, layout))
+    for row, col in ((2, 3), (0, 20), (4, 44)):
+        x[(0, 5, row, col) if layout == "NCHW" else (0, row, col, 5)] = bad
+    w = randn(rng, (C, 1, 3, K))
+    y = sepconv.depthwise_conv2d(x, w, padding="same", layout=layout)
+    with np.errstate(invalid="ignore"):  # inf - inf in the float64 sums: NaN, as intended
+        ref = R.depthwise_conv2d(x, w, padding="same", layout=layout)
+    assert not np.isfinite(ref).all()
+    np.testing.assert_array_equal(np.isfinite(y), np.isfinite(ref))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_pointwise_nan_propagates_locally(isa, layout):
     rng = np.random.default_rng(11)
     x = randn(rng, (2, 7, 3, 5))

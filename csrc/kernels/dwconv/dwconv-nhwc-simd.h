@@ -154,12 +154,25 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
 
 // Wide kernels at stride 1 and dilation 1 along the width: B outputs from ow0, each kernel row in
 // chunks of KC taps whose weights sit in registers, so that each of a chunk's B + KC - 1 input
-// vectors is loaded once for every tap of the chunk it meets. The row's last chunk, where fewer
-// taps are left, runs as a whole chunk or, for at most KC / 2 taps, a half one, with zero weights
-// for its missing taps. Input columns outside the image are skipped.
+// vectors is loaded once for every tap of the chunk it meets. The taps left after the whole
+// chunks are one chunk of exactly that many (zero weights in their place would turn an infinite
+// input outside a window into NaN there, 0 x inf; halving chunks, 4 + 2 + 1, ran 31x31 0.72x).
+// Input columns outside the image are skipped.
 template <class V>
 constexpr int slide_chunk() {
   return V::kRegisters >= 32 ? 8 : 4;
+}
+
+// f(std::integral_constant<int, n>) for 1 <= n <= N; nothing for n = 0.
+template <int N, class F>
+__attribute__((always_inline)) static inline void with_width(int64_t n, F&& f) {
+  if constexpr (N >= 1) {
+    if (n == N) {
+      f(std::integral_constant<int, N>{});
+    } else {
+      with_width<N - 1>(n, f);
+    }
+  }
 }
 
 template <class V, int B, bool Masked, Activation A>
@@ -171,18 +184,19 @@ static inline void block_slide(const Row& r, int64_t ow0, typename V::Mask m) {
   const Reg bias = V::load(r.w);
 #pragma GCC unroll 16
   for (int j = 0; j < B; ++j) acc[j] = bias;
-  // Taps [kc0, kc0 + taps) of a kernel row, taps <= K.
-  const auto chunk = [&](auto width, const float* xrow, const float* w, int64_t kc0,
-                         int64_t taps) {
+  // Taps [kc0, kc0 + K) of a kernel row. Inlined, every chunk width: out of line, the
+  // accumulators would live in memory.
+  const auto chunk = [&](auto width, const float* xrow, const float* w,
+                         int64_t kc0) __attribute__((always_inline)) {
     constexpr int K = decltype(width)::value;
     Reg wk[K];
 #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) wk[k] = k < taps ? V::load(w + (kc0 + k) * V::kWidth) : V::zero();
+    for (int k = 0; k < K; ++k) wk[k] = V::load(w + (kc0 + k) * V::kWidth);
     const int64_t c0 = ow0 - r.pad_left + kc0;  // input column of the chunk's first input
     const float* x = beside(xrow, c0 * C);
 #pragma GCC unroll 32
     for (int i = 0; i < B + K - 1; ++i) {
-      if (c0 + i < 0 || c0 + i >= r.in_w || i >= B + taps - 1) continue;
+      if (c0 + i < 0 || c0 + i >= r.in_w) continue;
       const Reg xv = load_x<V, Masked>(x + i * C, m);
 #pragma GCC unroll 8
       for (int k = 0; k < K; ++k) {
@@ -194,14 +208,11 @@ static inline void block_slide(const Row& r, int64_t ow0, typename V::Mask m) {
   for (int64_t kh = r.kh_lo; kh < r.kh_hi; ++kh) {
     const float* xrow = r.x + (r.ih0 + kh * r.dilation_h) * r.in_w * C;
     const float* w = r.w + (1 + kh * kernel_w) * V::kWidth;
-    for (int64_t kc0 = 0; kc0 < kernel_w; kc0 += KC) {
-      const int64_t taps = min_i64(KC, kernel_w - kc0);
-      if (taps > KC / 2) {
-        chunk(std::integral_constant<int, KC>{}, xrow, w, kc0, taps);
-      } else {
-        chunk(std::integral_constant<int, KC / 2>{}, xrow, w, kc0, taps);
-      }
-    }
+    int64_t kc0 = 0;
+    for (; kc0 + KC <= kernel_w; kc0 += KC) chunk(std::integral_constant<int, KC>{}, xrow, w, kc0);
+    with_width<KC - 1>(kernel_w - kc0, [&](auto width) __attribute__((always_inline)) {
+      chunk(width, xrow, w, kc0);
+    });
   }
 #pragma GCC unroll 16
   for (int j = 0; j < B; ++j) {
@@ -349,16 +360,14 @@ static inline void row_fixed(const Row& r, int64_t out_w) {
 // of kWide, 8, 4, 1. kWide: 16 where 16 accumulators leave room for one weight and one input
 // (AVX-512), else 8; AVX-512's 16 against 8 (1 thread, batch 1, alternating in one process):
 // 31x31 C128@32 1.19x, 15x15 C64@32 1.23x, 9x9 C64@28 1.08x, 4x4 C64@56 1.10x.
-// Unit stride and dilation along the width take the sliding chunks (block_slide) from half a chunk
-// wide; measured against block_any (1 thread, batch 1, µs, two binaries taking turns), AVX-512:
-// 31x31 C128@32 1282 -> 651, 17x17 C128@32 596 -> 321, 15x15 C64@32 232 -> 115, 13x13 C64@56
-// 620 -> 396, 9x9 C64@28 81 -> 67, 8x8 1.38x, 6x6 1.22x, 4x4 C64@56 1.19x, 11x11 C256@14, 4x4
-// C256@14 and 2x2 a tie; AVX2: 31x31 1.66x, 9x9 1.23x, 11x11 1.13x, 6x6 1.27x, 4x4 1.50x.
+// Unit stride and dilation along the width take the sliding chunks (block_slide) from 3 taps wide
+// (2x2 lost 0.9x); measured against block_any (1 thread, batch 1, µs, two binaries taking turns),
+// AVX-512: 31x31 C128@32 1301 -> 642, 15x15 C64@32 175 -> 102, 9x9 C64@28 59 -> 45, 11x11
+// C256@14 103 -> 92, 6x6 C64@28 29 -> 20, 4x4 C64@56 67 -> 54; AVX2: 31x31 2300 -> 1549.
 template <class V, Activation A>
 static inline void blocks_any(const Row& r, int64_t lo, int64_t hi) {
   constexpr int kWide = V::kRegisters - 2 < 16 ? 8 : 16;
-  const bool slide =
-      r.stride_w == 1 && r.dilation_w == 1 && r.kernel_w > slide_chunk<V>() / 4;
+  const bool slide = r.stride_w == 1 && r.dilation_w == 1 && r.kernel_w >= 3;
   for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
     constexpr bool M = decltype(masked)::value;
     const auto block = [&](auto width, int64_t ow) {
