@@ -1433,12 +1433,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if load and load[0] > 0.5 * ncpu:
         notes.append(f"the machine was busy: load average {load[0]:.1f} on {ncpu} CPUs at the "
                      "start; compare only within this run")
-    padded = sorted({(r["case"], r["op"]) for r in results if r["op"] in ("depthwise", "conv2d")
-                     and CASES_BY_NAME[r["case"]].taps_inside < 0.95})
+    padded = sorted({CASES_BY_NAME[r["case"]] for r in results if r["op"] in ("depthwise", "conv2d")
+                     and CASES_BY_NAME[r["case"]].taps_inside < 0.95}, key=lambda c: c.name)
     if padded:
         notes.append("FLOPs count the taps in the zero padding (sepconv.cost), which the kernels "
-                     "skip; executed share: " + ", ".join(
-                         f"{name} {CASES_BY_NAME[name].taps_inside:.0%}" for name, _ in padded))
+                     "skip; executed share: " +
+                     ", ".join(f"{c.name} {c.taps_inside:.0%}" for c in padded))
     if any(r["ours"].get("pct_probe") for r in results):
         notes.append("%probe: of the peak-FMA probe timed in turns with sepconv in the same row "
                      "(the machine's peak under the load it had then)")

@@ -152,12 +152,7 @@ static inline void block_any(const Row& r, int64_t ow0, typename V::Mask m) {
   }
 }
 
-// Wide kernels at stride 1 and dilation 1 along the width: B outputs from ow0, each kernel row in
-// chunks of KC taps whose weights sit in registers, so that each of a chunk's B + KC - 1 input
-// vectors is loaded once for every tap of the chunk it meets. The taps left after the whole
-// chunks are one chunk of exactly that many (zero weights in their place would turn an infinite
-// input outside a window into NaN there, 0 x inf; halving chunks, 4 + 2 + 1, ran 31x31 0.72x).
-// Input columns outside the image are skipped.
+// Taps per chunk of block_slide: KC weights + 16 (AVX2: 8) accumulators + one input in registers.
 template <class V>
 constexpr int slide_chunk() {
   return V::kRegisters >= 32 ? 8 : 4;
@@ -175,6 +170,12 @@ __attribute__((always_inline)) static inline void with_width(int64_t n, F&& f) {
   }
 }
 
+// Wide kernels at stride 1 and dilation 1 along the width: B outputs from ow0, each kernel row in
+// chunks of KC taps whose weights sit in registers, so that each of a chunk's B + KC - 1 input
+// vectors is loaded once for every tap of the chunk it meets. The taps left after the whole
+// chunks are one chunk of exactly that many (zero weights in their place would turn an infinite
+// input outside a window into NaN there, 0 x inf; halving chunks, 4 + 2 + 1, ran 31x31 0.72x).
+// Input columns outside the image are skipped.
 template <class V, int B, bool Masked, Activation A>
 static inline void block_slide(const Row& r, int64_t ow0, typename V::Mask m) {
   using Reg = typename V::Reg;
