@@ -283,7 +283,7 @@ void DepthwiseOp::bind_flat_masks() {
   const Geometry& g = p.geometry;
   const int64_t width = kt_->dwconv_nchw_flat_width;
   const int64_t taps = w.kernel_h * w.kernel_w;
-  if (!planar() || kt_->dwconv_nchw_flat == nullptr) return;
+  if (!planar() || narrow() || kt_->dwconv_nchw_flat == nullptr) return;
   if (w.stride_h != 1 || w.stride_w != 1 || g.out_w != g.in_w || g.in_w > kFlatMaxWidth) return;
   if (taps > kernels::kMaxFlatTaps) return;
   const int64_t mask_bytes = (taps + w.kernel_w) * flat_lanes(g, width) * int64_t(sizeof(int32_t));
@@ -332,6 +332,18 @@ int64_t DepthwiseOp::interleave_tiles() const {
   const int64_t group = std::clamp<int64_t>(kInterleaveGroupBytes / tile_image_bytes, 1, tiles());
   const bool narrow_s1 = plan_.window.stride_w == 1 && g.out_w <= kInterleaveMaxWidth;
   return group >= 2 || plan_.window.kernel_w > 5 || narrow_s1 ? group : 0;
+}
+
+// "Same" 3x3 at stride 1 on planes of rows narrow enough for dwconv-nchw-3x3s1-narrow-simd.h,
+// whose kernel beats the interleave and the flat kernel there. Bands of fewer rows than the plane
+// (fused blocks, two threads on a few channels) still take those.
+bool DepthwiseOp::narrow() const {
+  const Window& w = plan_.window;
+  const Geometry& g = plan_.geometry;
+  return plan_.layout == Layout::NCHW && w.kernel_h == 3 && w.kernel_w == 3 &&
+         w.stride_h == 1 && w.stride_w == 1 && w.dilation_h == 1 && w.dilation_w == 1 &&
+         g.pad_top == 1 && g.pad_left == 1 && g.out_h == g.in_h && g.out_w == g.in_w &&
+         g.in_w >= 2 && g.in_w <= kt_->dwconv_nchw_3x3s1_narrow_max_width;
 }
 
 bool DepthwiseOp::planar() const {
@@ -427,23 +439,16 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
 
   const int64_t c_begin = tile_begin * tile_;
   const int64_t c_end = std::min(p.out_channels, tile_end * tile_);
-  if (flat_masks_ && oh0 == 0 && oh1 == g.out_h) {  // whole planes
-    kernels::DwconvNchwFlatArgs a;
-    a.x = x;
-    a.x_plane_stride = x_plane_stride;
-    a.weight = weights_;
-    a.bias = biases_;
-    a.y = y;
-    a.y_plane_stride = y_plane_stride;
-    a.channel_begin = c_begin;
-    a.channel_end = c_end;
-    a.multiplier = multiplier;
-    a.window = p.window;
-    a.geometry = g;
-    a.masks = flat_masks_->taps.data();
-    a.col_masks = flat_masks_->columns.data();
-    a.activation = p.activation;
-    kt_->dwconv_nchw_flat(a);
+  const bool whole_planes = oh0 == 0 && oh1 == g.out_h;
+  const kernels::DwconvNchwPlanes planes{x, x_plane_stride, weights_, biases_, y, y_plane_stride,
+                                         c_begin, c_end, multiplier};
+  if (narrow() && whole_planes) {
+    kt_->dwconv_nchw_3x3s1_narrow({planes, g.in_h, g.in_w, p.activation});
+    return;
+  }
+  if (flat_masks_ && whole_planes) {
+    kt_->dwconv_nchw_flat({planes, p.window, g, flat_masks_->taps.data(),
+                           flat_masks_->columns.data(), p.activation});
     return;
   }
   if (planar()) {
@@ -493,13 +498,13 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   access.stream_y = streams_output(p) && floats_past_line(y) == 0;
   access.lead = access.stream_y ? 0 : lead_for(x);
   const int64_t tiles_total = tiles(access.lead);
-  // NCHW tiles are independent planes: one per task, or one interleaved group (fewer when the
-  // threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
+  // NCHW tiles are independent planes: as many per task as the threads leave, at most one
+  // interleaved group (fewer when the threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
   // for the threads (7x7x960), a range of tiles.
   const bool nhwc = p.layout == Layout::NHWC;
   const Split tile_parts =
       !nhwc
-          ? split_for(tiles_total, p.batch, min_tasks, 1, std::max<int64_t>(interleave_tiles(), 1))
+          ? split_for(tiles_total, p.batch, min_tasks, 1, narrow() ? 0 : interleave_tiles())
           : split_for(tiles_total, p.batch * ceil_div(g.out_h, 2), min_tasks);
   // NHWC bands come in pairs of rows: the 3x3 kernels run passes of two output rows, and a band
   // of odd length ends in a one-row pass that reads three input rows for one output row.

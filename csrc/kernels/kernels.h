@@ -81,23 +81,36 @@ struct DwconvNchwArgs {
   Activation activation;
 };
 
-// NCHW, stride 1, out_w == in_w, whole planes: output channels [channel_begin, channel_end), each
-// plane a flat run of out_h * out_w outputs (dwconv-nchw-flat-simd.h). Output channel c reads input
-// plane c / multiplier, weights weight + c * taps (PyTorch order), bias[c] (bias may be null).
-// masks: [tap][vector][lane] of the ISA's vector width over the flat outputs, -1 where the lane is
-// an output (< out_h * out_w) whose tap lies inside the image, else 0; col_masks: [kw][vector]
-// [lane], the same for the tap's column alone (core/depthwise.cpp builds both once per geometry).
-constexpr int64_t kMaxFlatTaps = 64;
-struct DwconvNchwFlatArgs {
+// Whole NCHW planes of a depthwise layer: output channels [channel_begin, channel_end); output
+// channel c reads input plane c / multiplier (planes x_plane_stride floats apart), weights weight +
+// c * taps (PyTorch order) and bias[c] (bias may be null), and writes y + c * y_plane_stride.
+struct DwconvNchwPlanes {
   const float* x; int64_t x_plane_stride;
   const float* weight;
   const float* bias;
   float* y; int64_t y_plane_stride;
   int64_t channel_begin, channel_end, multiplier;
+};
+
+// NCHW, stride 1, out_w == in_w: each plane a flat run of out_h * out_w outputs
+// (dwconv-nchw-flat-simd.h). masks: [tap][vector][lane] of the ISA's vector width over the flat
+// outputs, -1 where the lane is an output (< out_h * out_w) whose tap lies inside the image, else
+// 0; col_masks: [kw][vector][lane], the same for the tap's column alone (core/depthwise.cpp builds
+// both once per geometry).
+constexpr int64_t kMaxFlatTaps = 64;
+struct DwconvNchwFlatArgs : DwconvNchwPlanes {
   Window window;
   Geometry geometry;
   const int32_t* masks;
   const int32_t* col_masks;
+  Activation activation;
+};
+
+// NCHW 3x3, stride 1, dilation 1, one row and column of padding on every side (out = in), planes
+// of height x width, 2 <= width <= the table's dwconv_nchw_3x3s1_narrow_max_width
+// (dwconv-nchw-3x3s1-narrow-simd.h).
+struct DwconvNchwNarrowArgs : DwconvNchwPlanes {
+  int64_t height, width;
   Activation activation;
 };
 
@@ -170,6 +183,10 @@ struct KernelTable {
   void (*dwconv_nchw)(const DwconvNchwArgs&);
   void (*dwconv_nchw_flat)(const DwconvNchwFlatArgs&);  // null: not available (scalar)
   int64_t dwconv_nchw_flat_width;  // lanes per vector of dwconv_nchw_flat's masks
+  // Null (max width 0) where the ISA has none: it cuts taps out of vector pairs by VALIGND, which
+  // only AVX-512 has across a whole vector.
+  void (*dwconv_nchw_3x3s1_narrow)(const DwconvNchwNarrowArgs&);
+  int64_t dwconv_nchw_3x3s1_narrow_max_width;
   // NCHW multiplier-1 depthwise runs dwconv_nhwc on interleaved channel tiles instead.
   bool dwconv_nchw_interleaved;
   void (*interleave_channels)(const InterleaveArgs&);
