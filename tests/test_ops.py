@@ -164,15 +164,18 @@ def test_depthwise_nchw_flat_planes(isa, HW, K):
             activation=ACTIVATIONS[(H + K) % 5])
 
 
-# NCHW "same" 3x3 at stride 1 on planes up to 15 wide (AVX-512: the narrow kernel) walks a plane as
-# one run of vectors with the vectors before and after in registers: planes of one vector and of
-# several, ending inside a vector or on its last lane (4x4, 8x8, 16x2), widths whose columns fall
-# in a few or many phases of the vector (2, 4, 8 against 7, 13, 15), 16 wide just beyond; several
-# planes per task and per input plane (multipliers 1-3), two threads, every activation.
-@pytest.mark.parametrize("W", [1, 2, 3, 4, 7, 8, 13, 15, 16])
+# NCHW "same" 3x3 at stride 1 on whole planes (AVX-512: dwconv-nchw-3x3s1-run) walks a plane as one
+# run of vectors, cutting the taps out of sliding windows: rows narrower than a vector (one window;
+# widths whose columns fall in a few or many phases of the vector: 2, 4, 8 against 7, 13, 15) and
+# wider (a window per kernel row, every width % 16 of 0, 1, 4, 7, 8, 9, 13, 14, 15), planes of one
+# vector and of several, ending inside a vector or on its last lane (4x4, 8x8, 16x2), one row
+# (nothing above or below); several planes per task and per input plane (multipliers 1-3), two
+# threads, every activation.
+@pytest.mark.parametrize("W", [1, 2, 3, 4, 7, 8, 13, 15, 16, 17, 20, 23, 31, 32, 45, 56, 57, 62,
+                               100])
 @pytest.mark.parametrize("H", [1, 2, 4, 5, 8, 16])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_depthwise_nchw_narrow_planes(isa, W, H, threads):
+def test_depthwise_nchw_3x3_runs(isa, W, H, threads):
     rng = np.random.default_rng(1000 * H + 10 * W + threads)
     C, m = 7 + (H + W) % 13, 1 + (H * W) % 3
     x = randn(rng, (2, C, H, W))

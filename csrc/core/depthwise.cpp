@@ -283,7 +283,7 @@ void DepthwiseOp::bind_flat_masks() {
   const Geometry& g = p.geometry;
   const int64_t width = kt_->dwconv_nchw_flat_width;
   const int64_t taps = w.kernel_h * w.kernel_w;
-  if (!planar() || narrow() || kt_->dwconv_nchw_flat == nullptr) return;
+  if (!planar() || runs() || kt_->dwconv_nchw_flat == nullptr) return;
   if (w.stride_h != 1 || w.stride_w != 1 || g.out_w != g.in_w || g.in_w > kFlatMaxWidth) return;
   if (taps > kernels::kMaxFlatTaps) return;
   const int64_t mask_bytes = (taps + w.kernel_w) * flat_lanes(g, width) * int64_t(sizeof(int32_t));
@@ -324,7 +324,7 @@ bool DepthwiseOp::interleavable() const {
 // 23, 5x5@14 2.2-3.0 vs 3.6, 3x3@28 3.0 vs 3.2), and the flat kernel lost on 3x3 C4@7 (0.6 vs
 // 0.8; AVX-512, 1 thread, batch 1).
 int64_t DepthwiseOp::interleave_tiles() const {
-  if (!interleavable()) return 0;
+  if (!interleavable() || runs()) return 0;
   if (2 * plan_.out_channels < tile_ && plan_.geometry.out_w > kFlatMaxWidth) return 0;
   const Geometry& g = plan_.geometry;
   const int64_t tile_image_bytes =
@@ -334,16 +334,15 @@ int64_t DepthwiseOp::interleave_tiles() const {
   return group >= 2 || plan_.window.kernel_w > 5 || narrow_s1 ? group : 0;
 }
 
-// "Same" 3x3 at stride 1 on planes of rows narrow enough for dwconv-nchw-3x3s1-narrow-simd.h,
-// whose kernel beats the interleave and the flat kernel there. Bands of fewer rows than the plane
-// (fused blocks, two threads on a few channels) still take those.
-bool DepthwiseOp::narrow() const {
+// "Same" 3x3 at stride 1 (dwconv-nchw-3x3s1-run-simd.h), which beats the interleave, the flat
+// kernel and the per-row kernel there, on whole planes and on bands of rows alike.
+bool DepthwiseOp::runs() const {
   const Window& w = plan_.window;
   const Geometry& g = plan_.geometry;
-  return plan_.layout == Layout::NCHW && w.kernel_h == 3 && w.kernel_w == 3 &&
-         w.stride_h == 1 && w.stride_w == 1 && w.dilation_h == 1 && w.dilation_w == 1 &&
-         g.pad_top == 1 && g.pad_left == 1 && g.out_h == g.in_h && g.out_w == g.in_w &&
-         g.in_w >= 2 && g.in_w <= kt_->dwconv_nchw_3x3s1_narrow_max_width;
+  return plan_.layout == Layout::NCHW && kt_->dwconv_nchw_3x3s1_run != nullptr &&
+         w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
+         w.dilation_h == 1 && w.dilation_w == 1 && g.pad_top == 1 && g.pad_left == 1 &&
+         g.out_h == g.in_h && g.out_w == g.in_w && g.in_w >= 2;
 }
 
 bool DepthwiseOp::planar() const {
@@ -442,8 +441,8 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
   const bool whole_planes = oh0 == 0 && oh1 == g.out_h;
   const kernels::DwconvNchwPlanes planes{x, x_plane_stride, weights_, biases_, y, y_plane_stride,
                                          c_begin, c_end, multiplier};
-  if (narrow() && whole_planes) {
-    kt_->dwconv_nchw_3x3s1_narrow({planes, g.in_h, g.in_w, p.activation});
+  if (runs()) {
+    kt_->dwconv_nchw_3x3s1_run({planes, b.g.in_h, b.g.out_h, g.in_w, b.g.pad_top, p.activation});
     return;
   }
   if (flat_masks_ && whole_planes) {
@@ -504,7 +503,7 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   const bool nhwc = p.layout == Layout::NHWC;
   const Split tile_parts =
       !nhwc
-          ? split_for(tiles_total, p.batch, min_tasks, 1, narrow() ? 0 : interleave_tiles())
+          ? split_for(tiles_total, p.batch, min_tasks, 1, interleave_tiles())
           : split_for(tiles_total, p.batch * ceil_div(g.out_h, 2), min_tasks);
   // NHWC bands come in pairs of rows: the 3x3 kernels run passes of two output rows, and a band
   // of odd length ends in a one-row pass that reads three input rows for one output row.

@@ -106,11 +106,11 @@ struct DwconvNchwFlatArgs : DwconvNchwPlanes {
   Activation activation;
 };
 
-// NCHW 3x3, stride 1, dilation 1, one row and column of padding on every side (out = in), planes
-// of height x width, 2 <= width <= the table's dwconv_nchw_3x3s1_narrow_max_width
-// (dwconv-nchw-3x3s1-narrow-simd.h).
-struct DwconvNchwNarrowArgs : DwconvNchwPlanes {
-  int64_t height, width;
+// NCHW 3x3, stride 1, dilation 1, one column of padding either side, rows of width >= 2: output
+// rows of out_rows x width from the first of the in_rows input rows at x (pad_top, 0 or 1: whether
+// a row of padding precedes them; the rows past them are padding), dwconv-nchw-3x3s1-run-simd.h.
+struct DwconvNchwRunArgs : DwconvNchwPlanes {
+  int64_t in_rows, out_rows, width, pad_top;
   Activation activation;
 };
 
@@ -183,10 +183,9 @@ struct KernelTable {
   void (*dwconv_nchw)(const DwconvNchwArgs&);
   void (*dwconv_nchw_flat)(const DwconvNchwFlatArgs&);  // null: not available (scalar)
   int64_t dwconv_nchw_flat_width;  // lanes per vector of dwconv_nchw_flat's masks
-  // Null (max width 0) where the ISA has none: it cuts taps out of vector pairs by VALIGND, which
-  // only AVX-512 has across a whole vector.
-  void (*dwconv_nchw_3x3s1_narrow)(const DwconvNchwNarrowArgs&);
-  int64_t dwconv_nchw_3x3s1_narrow_max_width;
+  // Null where the ISA has none: it cuts taps out of vector pairs by VALIGND, which only AVX-512
+  // has across a whole vector.
+  void (*dwconv_nchw_3x3s1_run)(const DwconvNchwRunArgs&);
   // NCHW multiplier-1 depthwise runs dwconv_nhwc on interleaved channel tiles instead.
   bool dwconv_nchw_interleaved;
   void (*interleave_channels)(const InterleaveArgs&);

@@ -21,9 +21,8 @@ void dwconv_nhwc_simd(const kernels::DwconvNhwcArgs& p);
 void dwconv_nchw_simd(const kernels::DwconvNchwArgs& p);
 void dwconv_nchw_flat_simd(const kernels::DwconvNchwFlatArgs& p);
 int64_t dwconv_nchw_flat_width();
-#if defined(SEPCONV_ISA_NARROW)
-void dwconv_nchw_3x3s1_narrow_simd(const kernels::DwconvNchwNarrowArgs& p);
-int64_t dwconv_nchw_3x3s1_narrow_max_width();
+#if defined(SEPCONV_ISA_RUN)
+void dwconv_nchw_3x3s1_run_simd(const kernels::DwconvNchwRunArgs& p);
 #endif
 int64_t dwconv_nhwc_simd_tile();
 void interleave_channels_simd(const kernels::InterleaveArgs& p);
@@ -45,9 +44,8 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nchw = dwconv_nchw_simd;
     t.dwconv_nchw_flat = dwconv_nchw_flat_simd;
     t.dwconv_nchw_flat_width = dwconv_nchw_flat_width();
-#if defined(SEPCONV_ISA_NARROW)
-    t.dwconv_nchw_3x3s1_narrow = dwconv_nchw_3x3s1_narrow_simd;
-    t.dwconv_nchw_3x3s1_narrow_max_width = dwconv_nchw_3x3s1_narrow_max_width();
+#if defined(SEPCONV_ISA_RUN)
+    t.dwconv_nchw_3x3s1_run = dwconv_nchw_3x3s1_run_simd;
 #endif
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;
