@@ -323,6 +323,7 @@ bool DepthwiseOp::interleavable() const {
 // 11.7, 3x3 C4@28 2.5-2.7 vs 1.7, C1@14 1.0 vs 0.4; at half a tile it was a tie (C8: 7x7@56 35 vs
 // 23, 5x5@14 2.2-3.0 vs 3.6, 3x3@28 3.0 vs 3.2), and the flat kernel lost on 3x3 C4@7 (0.6 vs
 // 0.8; AVX-512, 1 thread, batch 1).
+// (On AVX-512, "same" 3x3 at stride 1 runs on the run kernel instead: DepthwiseOp::runs.)
 int64_t DepthwiseOp::interleave_tiles() const {
   if (!interleavable() || runs()) return 0;
   if (2 * plan_.out_channels < tile_ && plan_.geometry.out_w > kFlatMaxWidth) return 0;
@@ -498,8 +499,8 @@ void DepthwiseOp::operator()(const float* x, float* y) const {
   access.lead = access.stream_y ? 0 : lead_for(x);
   const int64_t tiles_total = tiles(access.lead);
   // NCHW tiles are independent planes: as many per task as the threads leave, at most one
-  // interleaved group (fewer when the threads need more tasks). NHWC tasks take a band of rows and, when the image has too few rows
-  // for the threads (7x7x960), a range of tiles.
+  // interleaved group (fewer when the threads need more tasks). NHWC tasks take a band of rows
+  // and, when the image has too few rows for the threads (7x7x960), a range of tiles.
   const bool nhwc = p.layout == Layout::NHWC;
   const Split tile_parts =
       !nhwc

@@ -81,7 +81,7 @@ struct DwconvNchwArgs {
   Activation activation;
 };
 
-// Whole NCHW planes of a depthwise layer: output channels [channel_begin, channel_end); output
+// The NCHW planes of a depthwise kernel call: output channels [channel_begin, channel_end); output
 // channel c reads input plane c / multiplier (planes x_plane_stride floats apart), weights weight +
 // c * taps (PyTorch order) and bias[c] (bias may be null), and writes y + c * y_plane_stride.
 struct DwconvNchwPlanes {

@@ -18,11 +18,11 @@
 // Zen 5, batch 1, µs, 1 thread / 2 threads): against the interleave C960@7 12.1 -> 8.1 / 7.6 ->
 // 4.8, C384@14 17.2 -> 9.6 / 10.6 -> 5.5, C512@14 23.0 -> 12.9, C576@10 13.5 -> 7.9, C960@4 4.3 ->
 // 2.6; against the per-row kernel C144@56 90 -> 60, C32@112 54 -> 48 (NHWC: C960@7 5.7, C384@14
-// 9.1, C512@14 15.5, C144@56 49, C32@112 46). The wide walk on narrow planes lost (C960@7 18 against
-// 7.6: three windows, and most of a 4-vector plane's loads are the checked ones at its ends).
-// Cutting taps by loads at their shifted addresses instead of VALIGND lost (C960@7 6.7 -> 8.7 with
-// the two centre-column taps of the rows above and below loaded); so did 5x5 on narrow planes in
-// the same way, against the interleave (C960@7 16.7 -> 23).
+// 9.1, C512@14 15.5, C144@56 49, C32@112 46). The wide walk on narrow planes lost (C960@7 18
+// against 7.6: three windows, and most of a 4-vector plane's loads are the checked ones at its
+// ends). Cutting taps by loads at their shifted addresses instead of VALIGND lost (C960@7 6.7 ->
+// 8.7 with the two centre-column taps of the rows above and below loaded); so did 5x5 on narrow
+// planes in the same way, against the interleave (C960@7 16.7 -> 23).
 #pragma once
 
 #include <cstdint>
