@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/kernels.h"
 
@@ -47,6 +48,16 @@ static inline void with_activation(Activation a, Body&& body) {
     case Activation::HardSwish: body(ActivationTag<Activation::HardSwish>{}); break;
     case Activation::SiLU: body(ActivationTag<Activation::SiLU>{}); break;
     default: body(ActivationTag<Activation::None>{}); break;
+  }
+}
+
+// Calls f(std::integral_constant<int, I>{}) for i == I, I in [First, Last]; nothing for any other
+// i. Always inlined, so that a dispatch inside a kernel's loop costs a compare per candidate.
+template <int First, int Last, class F>
+__attribute__((always_inline)) static inline void with_constant(int64_t i, F&& f) {
+  if constexpr (First <= Last) {
+    if (i == First) return f(std::integral_constant<int, First>{});
+    with_constant<First + 1, Last>(i, f);
   }
 }
 

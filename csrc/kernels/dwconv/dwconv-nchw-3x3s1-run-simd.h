@@ -165,14 +165,15 @@ __attribute__((always_inline)) static inline void slide(Window<V>& w, typename V
   w[2] = next;
 }
 
-// Rows of Wd < kWidth columns: one window (the vectors before, at and after the vector) for all
-// kernel rows. The lanes of the loads at the run's ends, the same for every plane of a call:
-// before = lanes(-1), first = lanes(0), last = lanes(vectors - 1), after = lanes(vectors).
+// The lanes of the loads at a run's ends, the same for every plane of a call: before = lanes(-1),
+// first = lanes(0), last = lanes(vectors - 1), after = lanes(vectors).
 template <class V>
 struct Ends {
   typename V::Mask before, first, last, after;
 };
 
+// Rows of Wd < kWidth columns: one window (the vectors before, at and after the vector) for all
+// kernel rows.
 template <class V, int Wd, Activation A>
 static inline void narrow_plane(const Run<V>& run, const Ends<V>& ends, float* y,
                                 const typename V::Reg (&w)[9], typename V::Reg bias) {
@@ -231,13 +232,6 @@ static inline void wide_plane(const Run<V>& run, int64_t width, float* y,
   for (; j < lo; ++j) run.store(y, j, outputs_at(j, checked));
   for (; j < hi; ++j) V::store(y + j * L, outputs_at(j, whole));
   for (; j < run.vectors; ++j) run.store(y, j, outputs_at(j, checked));
-}
-
-// Calls f(std::integral_constant<int, I>{}) for i == I, I in [First, Last].
-template <int First, int Last, class F>
-static inline void with_constant(int64_t i, F&& f) {
-  if (i == First) return f(std::integral_constant<int, First>{});
-  if constexpr (First < Last) with_constant<First + 1, Last>(i, f);
 }
 
 // The run of every plane of a call, x at the input of its first output in input plane 0.

@@ -158,18 +158,6 @@ constexpr int slide_chunk() {
   return V::kRegisters >= 32 ? 8 : 4;
 }
 
-// f(std::integral_constant<int, n>) for 1 <= n <= N; nothing for n = 0.
-template <int N, class F>
-__attribute__((always_inline)) static inline void with_width(int64_t n, F&& f) {
-  if constexpr (N >= 1) {
-    if (n == N) {
-      f(std::integral_constant<int, N>{});
-    } else {
-      with_width<N - 1>(n, f);
-    }
-  }
-}
-
 // Wide kernels at stride 1 and dilation 1 along the width: B outputs from ow0, each kernel row in
 // chunks of KC taps whose weights sit in registers, so that each of a chunk's B + KC - 1 input
 // vectors is loaded once for every tap of the chunk it meets. The taps left after the whole
@@ -211,7 +199,7 @@ static inline void block_slide(const Row& r, int64_t ow0, typename V::Mask m) {
     const float* w = r.w + (1 + kh * kernel_w) * V::kWidth;
     int64_t kc0 = 0;
     for (; kc0 + KC <= kernel_w; kc0 += KC) chunk(std::integral_constant<int, KC>{}, xrow, w, kc0);
-    with_width<KC - 1>(kernel_w - kc0, [&](auto width) __attribute__((always_inline)) {
+    with_constant<1, KC - 1>(kernel_w - kc0, [&](auto width) __attribute__((always_inline)) {
       chunk(width, xrow, w, kc0);
     });
   }
