@@ -186,6 +186,28 @@ def test_depthwise_nchw_3x3_runs(isa, W, H, threads):
                 activation=ACTIVATIONS[(H + W + threads) % 5], use_out=True)
 
 
+# NCHW 3x3 at stride 2 (AVX-512: dwconv-nchw-3x3s2-rows, outputs at least 12 wide) walks passes of
+# 4, 2 and 1 output rows along their vectors: widths whose last vector is whole or masked and whose
+# loads end before or on the row's end (in_w - 1 + left around multiples of 32), one column of
+# padding on the left or none, 0-2 rows of padding above (passes with rows outside the image),
+# heights leaving every pass remainder, multipliers 1-3, every activation, two threads (bands).
+@pytest.mark.parametrize("W", [23, 24, 31, 32, 33, 34, 47, 63, 64, 65, 66, 96, 97, 112, 113, 141])
+@pytest.mark.parametrize("H", [1, 2, 3, 8, 9, 10, 19])
+@pytest.mark.parametrize("left", [0, 1])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_nchw_3x3s2_rows(isa, W, H, left, threads):
+    rng = np.random.default_rng(10000 * W + 100 * H + 10 * left + threads)
+    C, m = 5 + (H + W) % 11, 1 + (H + W + left) % 3
+    top, right = H % 3, (W + H) % 2
+    bottom = max(0, 3 - H - top)
+    x = randn(rng, (2, C, H, W))
+    w = randn(rng, (C * m, 1, 3, 3))
+    b = randn(rng, (C * m,)) if (H + W) % 2 else None
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, stride=2, padding=((top, bottom), (left, right)),
+                activation=ACTIVATIONS[(H + W + threads) % 5], use_out=True)
+
+
 @pytest.mark.parametrize("K", [3, 5, 7, 9])
 @pytest.mark.parametrize("multiplier", [1, 2])
 def test_depthwise_nchw_bands(isa, K, multiplier):

@@ -94,6 +94,7 @@ class DepthwiseOp {
  private:
   bool planar() const;  // NCHW with the per-plane kernels (not interleaved)
   bool runs() const;  // NCHW planes and bands run on kt_->dwconv_nchw_3x3s1_run
+  bool strided_rows() const;  // ... on kt_->dwconv_nchw_3x3s2_rows
   bool interleavable() const;  // NCHW, multiplier 1, on a table that interleaves
   // NCHW channel tiles interleaved at a time into an NHWC scratch, or 0 (planar).
   int64_t interleave_tiles() const;

@@ -114,6 +114,17 @@ struct DwconvNchwRunArgs : DwconvNchwPlanes {
   Activation activation;
 };
 
+// NCHW 3x3, stride 2, dilation 1, pad_left 0 or 1: output rows of out_rows x out_w from the
+// in_rows x in_w input rows at x, output row o reading input rows 2 * o - pad_top .. + 2 (the rows
+// outside [0, in_rows) are padding, as are the columns outside [0, in_w)),
+// dwconv-nchw-3x3s2-rows-simd.h. prefetch: fetch each pass's next input rows into the caches (an
+// input streamed from memory).
+struct DwconvNchw3x3s2Args : DwconvNchwPlanes {
+  int64_t in_rows, in_w, out_rows, out_w, pad_top, pad_left;
+  Activation activation;
+  bool prefetch;
+};
+
 // `channels` (<= tile) planes, `rows` x `width` each, `plane_stride` apart, and the same pixels as
 // [row][w][tile] with lanes >= channels zero (tile a multiple of 8). interleave reads planar;
 // deinterleave writes it.
@@ -183,9 +194,10 @@ struct KernelTable {
   void (*dwconv_nchw)(const DwconvNchwArgs&);
   void (*dwconv_nchw_flat)(const DwconvNchwFlatArgs&);  // null: not available (scalar)
   int64_t dwconv_nchw_flat_width;  // lanes per vector of dwconv_nchw_flat's masks
-  // Null where the ISA has none: it cuts taps out of vector pairs by VALIGND, which only AVX-512
+  // Null where the ISA has none: they cut taps out of vector pairs by VALIGND, which only AVX-512
   // has across a whole vector.
   void (*dwconv_nchw_3x3s1_run)(const DwconvNchwRunArgs&);
+  void (*dwconv_nchw_3x3s2_rows)(const DwconvNchw3x3s2Args&);
   // NCHW multiplier-1 depthwise runs dwconv_nhwc on interleaved channel tiles instead.
   bool dwconv_nchw_interleaved;
   void (*interleave_channels)(const InterleaveArgs&);

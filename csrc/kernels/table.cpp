@@ -23,6 +23,7 @@ void dwconv_nchw_flat_simd(const kernels::DwconvNchwFlatArgs& p);
 int64_t dwconv_nchw_flat_width();
 #if defined(SEPCONV_ISA_RUN)
 void dwconv_nchw_3x3s1_run_simd(const kernels::DwconvNchwRunArgs& p);
+void dwconv_nchw_3x3s2_rows_simd(const kernels::DwconvNchw3x3s2Args& p);
 #endif
 int64_t dwconv_nhwc_simd_tile();
 void interleave_channels_simd(const kernels::InterleaveArgs& p);
@@ -46,6 +47,7 @@ const kernels::KernelTable& kernel_table() {
     t.dwconv_nchw_flat_width = dwconv_nchw_flat_width();
 #if defined(SEPCONV_ISA_RUN)
     t.dwconv_nchw_3x3s1_run = dwconv_nchw_3x3s1_run_simd;
+    t.dwconv_nchw_3x3s2_rows = dwconv_nchw_3x3s2_rows_simd;
 #endif
     t.dwconv_nhwc_channel_tile = dwconv_nhwc_simd_tile();
     t.dwconv_nhwc = dwconv_nhwc_simd;

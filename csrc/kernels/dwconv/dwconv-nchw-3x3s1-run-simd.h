@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/dwconv/dwconv-nchw-planes-simd.h"
 #include "kernels/simd/activation-simd.h"
 
 namespace sepconv {
@@ -234,32 +235,20 @@ static inline void wide_plane(const Run<V>& run, int64_t width, float* y,
   for (; j < run.vectors; ++j) run.store(y, j, outputs_at(j, checked));
 }
 
-// The run of every plane of a call, x at the input of its first output in input plane 0.
+// The run of a plane whose input rows start at x.
 template <class V>
-static inline Run<V> first_run(const kernels::DwconvNchwRunArgs& a) {
+static inline Run<V> plane_run(const kernels::DwconvNchwRunArgs& a, const float* x) {
   const int64_t n = a.out_rows * a.width;
   const int64_t above = (1 - a.pad_top) * a.width;  // input floats before the first output's
-  return {a.x + above, -above, a.in_rows * a.width - above, n, (n + V::kWidth - 1) / V::kWidth};
+  return {x + above, -above, a.in_rows * a.width - above, n, (n + V::kWidth - 1) / V::kWidth};
 }
 
 // Calls plane(run, y, weights, bias) for each output channel's plane.
 template <class V, class Plane>
 static inline void planes(const kernels::DwconvNchwRunArgs& a, Plane&& plane) {
-  using Reg = typename V::Reg;
-  // Output channel c reads input plane c / multiplier: run.x in that plane, its output m of them.
-  Run<V> run = first_run<V>(a);
-  run.x += (a.channel_begin / a.multiplier) * a.x_plane_stride;
-  int64_t m = a.channel_begin % a.multiplier;
-  for (int64_t c = a.channel_begin; c < a.channel_end; ++c) {
-    Reg w[9];
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) w[t] = V::broadcast(a.weight + c * 9 + t);
-    plane(run, a.y + c * a.y_plane_stride, w, V::set1(a.bias != nullptr ? a.bias[c] : 0.0f));
-    if (++m == a.multiplier) {
-      m = 0;
-      run.x += a.x_plane_stride;
-    }
-  }
+  for_each_plane<V, 9>(a, [&](const float* x, float* y, const auto& w, auto bias) {
+    plane(plane_run<V>(a, x), y, w, bias);
+  });
 }
 
 template <class V>
@@ -268,7 +257,7 @@ void run(const kernels::DwconvNchwRunArgs& a) {
   with_activation(a.activation, [&](auto tag) {
     constexpr Activation A = decltype(tag)::value;
     if (a.width < L) {
-      const Run<V> r = first_run<V>(a);
+      const Run<V> r = plane_run<V>(a, a.x);
       const Ends<V> ends{r.lanes(-1), r.lanes(0), r.lanes(r.vectors - 1), r.lanes(r.vectors)};
       with_constant<kMinWidth, L - 1>(a.width, [&](auto width) {
         planes<V>(a, [&](const Run<V>& run, float* y, const auto& w, auto bias) {
