@@ -246,8 +246,11 @@ static inline Run<V> plane_run(const kernels::DwconvNchwRunArgs& a, const float*
 // Calls plane(run, y, weights, bias) for each output channel's plane.
 template <class V, class Plane>
 static inline void planes(const kernels::DwconvNchwRunArgs& a, Plane&& plane) {
+  Run<V> run = plane_run<V>(a, a.x);
+  const int64_t above = run.x - a.x;
   for_each_plane<V, 9>(a, [&](const float* x, float* y, const auto& w, auto bias) {
-    plane(plane_run<V>(a, x), y, w, bias);
+    run.x = x + above;
+    plane(run, y, w, bias);
   });
 }
 
