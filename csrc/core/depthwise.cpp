@@ -323,7 +323,8 @@ bool DepthwiseOp::interleavable() const {
 // 11.7, 3x3 C4@28 2.5-2.7 vs 1.7, C1@14 1.0 vs 0.4; at half a tile it was a tie (C8: 7x7@56 35 vs
 // 23, 5x5@14 2.2-3.0 vs 3.6, 3x3@28 3.0 vs 3.2), and the flat kernel lost on 3x3 C4@7 (0.6 vs
 // 0.8; AVX-512, 1 thread, batch 1).
-// (On AVX-512, "same" 3x3 at stride 1 runs on the run kernel instead: DepthwiseOp::runs.)
+// (On AVX-512, "same" 3x3 at stride 1 runs on the run kernel instead, DepthwiseOp::runs, and 3x3
+// at stride 2 with outputs at least 12 wide on the rows kernel, DepthwiseOp::strided_rows.)
 int64_t DepthwiseOp::interleave_tiles() const {
   if (!interleavable() || runs() || strided_rows()) return 0;
   if (2 * plan_.out_channels < tile_ && plan_.geometry.out_w > kFlatMaxWidth) return 0;
