@@ -79,8 +79,8 @@ __attribute__((always_inline)) static inline void accumulate(
 template <class V, int R, bool Masked, Activation A>
 __attribute__((always_inline)) static inline void vector(
     const Rows& g, const float* const (&row)[2 * R + 1],
-    const typename V::Mask (&inside)[2 * R + 1], int64_t j, Carried<V, R>& odd_before, const typename V::Reg (&w)[9], typename V::Reg bias,
-    float* y) {
+    const typename V::Mask (&inside)[2 * R + 1], int64_t j, Carried<V, R>& odd_before,
+    const typename V::Reg (&w)[9], typename V::Reg bias, float* y) {
   using Reg = typename V::Reg;
   constexpr int L = V::kWidth;
   const int64_t col = 2 * L * j + 1 - g.pad_left;
@@ -123,7 +123,6 @@ __attribute__((always_inline)) static inline void vector(
 template <class V, int R, bool RowsInside, Activation A>
 static inline void pass(const Rows& g, const Pass& p, const typename V::Reg (&w)[9],
                         typename V::Reg bias) {
-  using Reg = typename V::Reg;
   constexpr int L = V::kWidth;
   const float* row[2 * R + 1];
   typename V::Mask inside[2 * R + 1];
@@ -135,8 +134,8 @@ static inline void pass(const Rows& g, const Pass& p, const typename V::Reg (&w)
     row[t] = p.x + (in ? ih : 0) * g.in_w;  // a row outside loads nothing through its mask
     inside[t] = in ? V::all_lanes() : typename V::Mask(0);
     // The odd lanes before the first vector: its last lane is column -pad_left.
-    odd_before[t] = g.pad_left == 0 ? V::load(beside(row[t], -(L - 1)), inside[t] & (1u << (L - 1)))
-                                    : V::zero();
+    const typename V::Mask last_lane = inside[t] & (1u << (L - 1));
+    odd_before[t] = g.pad_left == 0 ? V::load(beside(row[t], -(L - 1)), last_lane) : V::zero();
   }
   // The rows the next pass reads beyond this one's, in address order (the next plane's first
   // rows after a plane's last pass, when planes follow each other).
