@@ -10,7 +10,8 @@
 // loaded once, with two lane permutes and one VALIGND per input row and output vector, and the
 // middle input row of two output rows is loaded for both. The columns past the row's end load as
 // zeros through lane masks (the right padding), as do the rows outside the band (the padding above
-// and below); a pass whose rows all lie inside loads without masks.
+// and below); a pass whose rows all lie inside loads without masks. Rows off a cache line split
+// every load: C96@112 16 bytes past a line took 112 µs against 85 on one.
 // The per-row kernel (dwconv-nchw-simd.h) loads every tap's pair of vectors at its own column,
 // mostly across two cache lines (a load that splits lines costs twice an aligned one on AMD Zen 5),
 // and runs the border columns down the plane before its interior. Measured against it (AVX-512,
@@ -18,9 +19,10 @@
 // 159-161 -> 88-90 (NHWC 75), C144@56 56 -> 39-41, C192@28 23.2 -> 14.1, C384@28 50 -> 32,
 // C384@48 130 -> 89; batch 8 C96@112 3353 -> 1655.
 // Input streamed from memory (the caller's prefetch flag): each pass prefetches the rows of the
-// next, which the hardware prefetchers do not follow in this order (the rows' vectors in turn, the
-// rows 4 * width floats apart). Measured on a prototype (batch 8 C96@112): 2764 -> 1250-1355 µs;
-// from L3 it lost (batch 1 C96@112 90-104 -> 108-110, 2 threads 55-57 -> 70-86).
+// next, which the hardware prefetchers do not follow in this order (a vector from each of the
+// pass's 9 rows in turn, the rows width floats apart). Measured on a prototype (batch 8 C96@112):
+// 2764 -> 1250-1355 µs; from L3 it lost (batch 1 C96@112 90-104 -> 108-110, 2 threads 55-57 ->
+// 70-86).
 // On AMD Zen 5 the lane permutes (VPERMT2PS) issue on the FMA pipes; in-lane shuffles do not, but
 // the even/odd split in pair order through VSHUFPS needed the same permutes to shift column 0 and
 // to put the outputs back in order, and was no faster (prototype, C1@112 0.88 against 0.82 µs);
