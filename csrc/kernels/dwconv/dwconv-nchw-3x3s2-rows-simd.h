@@ -10,8 +10,10 @@
 // loaded once, with two lane permutes and one VALIGND per input row and output vector, and the
 // middle input row of two output rows is loaded for both. The columns past the row's end load as
 // zeros through lane masks (the right padding), as do the rows outside the band (the padding above
-// and below); a pass whose rows all lie inside loads without masks. Rows off a cache line split
-// every load: C96@112 16 bytes past a line took 112 µs against 85 on one.
+// and below); a pass whose rows all lie inside loads without masks. Rows off a cache line cost
+// more: C96@112 16 bytes past a line took 112 µs against 85 on one (every load splits two lines;
+// shifting the output vectors so that the loads fall on whole vectors, and the stores split
+// instead, did not help: 111-112).
 // The per-row kernel (dwconv-nchw-simd.h) loads every tap's pair of vectors at its own column,
 // mostly across two cache lines (a load that splits lines costs twice an aligned one on AMD Zen 5),
 // and runs the border columns down the plane before its interior. Measured against it (AVX-512,
