@@ -188,7 +188,7 @@ kernels::DwconvNhwcArgs nhwc_args(const ConvPlan& p, const Band& b, int64_t chan
   const Window& w = p.window;
   const bool k3x3s1 = kernels::window_3x3(w) && w.stride_h == 1;
   const int64_t pixel_bytes = p.in_channels * int64_t(sizeof(float));
-  const bool source_streamed = p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
+  const bool source_streamed = input_streamed(p);
   const bool streamed = k3x3s1 ? (p.x_count + p.y_count) * int64_t(sizeof(float)) > kStreamedBytes
                                : w.stride_h >= 2 && w.dilation_h == 1 && source_streamed;
   const bool image = source == DepthwiseOp::Source::Image;
@@ -342,8 +342,7 @@ bool DepthwiseOp::runs() const {
   const Window& w = plan_.window;
   const Geometry& g = plan_.geometry;
   return plan_.layout == Layout::NCHW && kt_->dwconv_nchw_3x3s1_run != nullptr &&
-         w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 1 && w.stride_w == 1 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && g.pad_top == 1 && g.pad_left == 1 &&
+         kernels::window_3x3(w) && w.stride_h == 1 && g.pad_top == 1 && g.pad_left == 1 &&
          g.out_h == g.in_h && g.out_w == g.in_w && g.in_w >= 2;
 }
 
@@ -358,8 +357,7 @@ constexpr int64_t kStridedRowsMinWidth = 12;
 bool DepthwiseOp::strided_rows() const {
   const Window& w = plan_.window;
   return plan_.layout == Layout::NCHW && kt_->dwconv_nchw_3x3s2_rows != nullptr &&
-         w.kernel_h == 3 && w.kernel_w == 3 && w.stride_h == 2 && w.stride_w == 2 &&
-         w.dilation_h == 1 && w.dilation_w == 1 && plan_.geometry.pad_left <= 1 &&
+         kernels::window_3x3(w) && w.stride_h == 2 && plan_.geometry.pad_left <= 1 &&
          plan_.geometry.out_w >= kStridedRowsMinWidth;
 }
 
@@ -464,9 +462,8 @@ void DepthwiseOp::band(const float* x, int64_t x_plane_stride, int64_t oh0, int6
     return;
   }
   if (strided_rows()) {
-    const bool streamed = p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
     kt_->dwconv_nchw_3x3s2_rows({planes, b.g.in_h, g.in_w, b.g.out_h, g.out_w, b.g.pad_top,
-                                 g.pad_left, p.activation, streamed});
+                                 g.pad_left, p.activation, input_streamed(p)});
     return;
   }
   if (flat_masks_ && whole_planes) {

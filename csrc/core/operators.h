@@ -25,6 +25,9 @@ namespace detail {
 // taken to stream from DRAM, and the kernels that the hardware prefetchers serve poorly then
 // prefetch them ahead in software.
 constexpr int64_t kStreamedBytes = int64_t(8) << 20;
+inline bool input_streamed(const ConvPlan& p) {
+  return p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
+}
 
 // Floats from the 64-byte cache line p lies in to p: non-temporal stores need 0, and a lead
 // (DepthwiseOp::lead_for) shifts the channel tiles by it.

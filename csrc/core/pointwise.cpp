@@ -132,8 +132,7 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   const int64_t ws_floats = workspace_floats(blk.n.max_size());
   const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
-  const bool streamed = nhwc && cin >= kStreamedMinDepth &&
-                        p.x_count * int64_t(sizeof(float)) > kStreamedBytes;
+  const bool streamed = nhwc && cin >= kStreamedMinDepth && input_streamed(p);
   parallel_for(gemms * per_gemm, p.y_count * cin, [&](int64_t task, int thread) {
     const int64_t g = task / per_gemm;
     const int64_t mi = (task % per_gemm) / blk.n.parts, ni = task % blk.n.parts;
