@@ -104,6 +104,27 @@ def test_small_nchw_planes_alternating_sizes_from_four_threads():
         check(y, reference.depthwise_conv2d(x, w, b, padding=1, activation="relu6"))
 
 
+def test_new_outputs_never_share_memory_while_referenced():
+    """New outputs reuse the blocks of outputs the caller dropped: never one still referenced,
+    even only through a view."""
+    rng = np.random.default_rng(6)
+    w = randn(rng, (16, 1, 3, 3))
+    layer = sepconv.DepthwiseConv2d(w, padding=1)
+    x = randn(rng, (2, 16, 40, 40))
+    expected = reference.depthwise_conv2d(x, w, padding=1)
+    view = layer(x)[1]  # the output itself is dropped, its view kept
+    kept = [layer(x) for _ in range(12)]  # more than the pool holds
+    kept += [sepconv.depthwise_conv2d(x, w, padding=1) for _ in range(3)]
+    for i, y in enumerate(kept):
+        assert not np.shares_memory(y, view)
+        assert not any(np.shares_memory(y, z) for z in kept[i + 1:])
+        check(y, expected)
+    check(view, expected[1])
+    del kept, view
+    for _ in range(3):  # from reused blocks now
+        check(layer(x), expected)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_pickle_round_trip(kind):
     rng = np.random.default_rng(4)

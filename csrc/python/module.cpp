@@ -5,9 +5,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "sepconv/layers.h"
 #include "sepconv/sepconv.h"
@@ -36,16 +39,56 @@ std::string shape_str(const sepconv::Shape4& s) {
          std::to_string(s.dim[2]) + ", " + std::to_string(s.dim[3]) + ")";
 }
 
+// Fresh outputs are views into NumPy blocks kept in a small pool: a block that only the pool still
+// references (the caller dropped the last output made from it) serves the next output of the same
+// size. Without it, an output freed at the top of glibc's heap is trimmed away and the next one is
+// faulted in again, and with 2 threads those faults cost the most (the 300 KB output of a
+// 144 -> 24 pointwise at 56 x 56 took 190 µs a call, 62 with the pool; ONNX Runtime keeps an arena
+// for the same reason). Blocks up to 32 MiB are kept (larger ones glibc maps afresh anyway), at
+// most 8 of them and 64 MiB in all, the least recently used dropped first.
+class OutputBlocks {
+ public:
+  // A block of `floats` that nothing outside the pool references, or a new one. Runs with the GIL
+  // held, which guards the pool and the reference counts.
+  py::array_t<float> take(int64_t floats) {
+    for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {
+      if (it->size() == floats && Py_REFCNT(it->ptr()) == 1) {
+        std::rotate(std::prev(it.base()), it.base(), blocks_.end());
+        return blocks_.back();
+      }
+    }
+    py::array_t<float> block(floats);
+    if (bytes(block) <= kMaxBlockBytes) {
+      blocks_.push_back(block);
+      int64_t total = 0;
+      for (const auto& b : blocks_) total += bytes(b);
+      while (blocks_.size() > kMaxBlocks || total > kMaxTotalBytes) {
+        total -= bytes(blocks_.front());
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    return block;
+  }
+
+ private:
+  static constexpr size_t kMaxBlocks = 8;
+  static constexpr int64_t kMaxBlockBytes = int64_t(32) << 20, kMaxTotalBytes = int64_t(64) << 20;
+  static int64_t bytes(const py::array_t<float>& b) { return b.size() * int64_t(sizeof(float)); }
+  std::vector<py::array_t<float>> blocks_;  // the most recently used last
+};
+
 // A new output starts `offset` floats past a cache line, or past a 4 KiB page from 16 up
 // (sepconv::output_offset; mostly on a line, as PyTorch's tensors do, where NumPy aligns large
 // arrays to 16 bytes only): the kernels may then store whole lines (kernels::DwconvNhwcArgs::
-// stream_y, ::lead). It is a view into a NumPy array up to a line or a page longer, so that
-// NumPy's allocator (its huge-page advice on large arrays) still serves it: a 38 MB output from
+// stream_y, ::lead). Its block is a NumPy array up to a line or a page longer, so that NumPy's
+// allocator (its huge-page advice on large arrays) still serves it: a 38 MB output from
 // std::aligned_alloc took ~9,000 page faults per call.
 py::array_t<float> new_output(const sepconv::Shape4& shape, int64_t offset) {
   constexpr int64_t kLineFloats = 16, kPageFloats = 1024;
+  // Never destroyed: its arrays must not be released after the interpreter has finalized.
+  static OutputBlocks* const pool = new OutputBlocks;
   const int64_t placement = offset < kLineFloats ? kLineFloats : kPageFloats;
-  py::array_t<float> block(shape.numel() + placement - 1);
+  py::array_t<float> block = pool->take(shape.numel() + placement - 1);
   const auto address = reinterpret_cast<uintptr_t>(block.data()) / sizeof(float);
   const auto skip = int64_t((uintptr_t(offset) - address) % uintptr_t(placement));
   return py::array_t<float>({shape.dim[0], shape.dim[1], shape.dim[2], shape.dim[3]},
