@@ -56,6 +56,14 @@ def test_fused_streamed_input(isa, fusion, threads, stride, padding):
                  stride=stride, padding=padding, act="relu")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_unfused_batch_in_groups_of_images(isa, fusion, threads):
+    """An NCHW batch whose intermediate exceeds 8 MiB runs unfused in groups of images (2 MB an
+    image: groups of 2, 2 and 1)."""
+    with num_threads(threads):
+        run_case(np.random.default_rng(5 + threads), "NCHW", 5, 20, 160, 160, 3, 1, 11)
+
+
 @pytest.mark.parametrize("offset", [0, 4, 16, 32, 48])
 @pytest.mark.parametrize("c, h", [(960, 7), (48, 9)])
 def test_separable_input_off_a_cache_line(isa, fusion, offset, c, h):

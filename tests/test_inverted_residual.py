@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sepconv
-from conftest import check, poisoned, randn, reference, to_layout
+from conftest import check, num_threads, poisoned, randn, reference, to_layout
 
 
 def weights(rng, c, ce, cout, k, expand=True, bias=True):
@@ -56,6 +56,17 @@ def test_matches_reference(isa, fusion, layout, n, c, h, w, ce, cout, k, stride,
     residual = False if k % 2 == 0 else None
     run_case(np.random.default_rng(11), layout, n, c, h, w, ce, cout, k=k, stride=stride,
              dilation=dilation, expand=expand, residual=residual, activation="hardswish")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("c, ce, h", [(8, 48, 72), (64, 64, 96)])
+def test_unfused_batch_in_groups_of_images(isa, fusion, threads, c, ce, h):
+    """NCHW batches whose intermediates exceed 8 MiB run unfused in groups of images: with an
+    expansion (2 MB an image: groups of 2, 2 and 1) and without (2.4 MB: one image at a time);
+    the residual is added per group."""
+    with num_threads(threads):
+        run_case(np.random.default_rng(threads + ce), "NCHW", 5, c, h, h, ce, c,
+                 expand=ce != c)
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "relu6", "silu"])

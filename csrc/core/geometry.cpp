@@ -223,6 +223,23 @@ Shape4 ConvPlan::output_shape() const {
   return in_layout(layout, batch, out_channels, geometry.out_h, geometry.out_w);
 }
 
+ConvPlan ConvPlan::with_batch(int64_t images) const {
+  ConvPlan p = *this;
+  p.x_count = x_count / batch * images;
+  p.y_count = y_count / batch * images;
+  p.batch = images;
+  return p;
+}
+
+SeparablePlan SeparablePlan::with_batch(int64_t images) const {
+  return SeparablePlan{depthwise.with_batch(images), pointwise.with_batch(images)};
+}
+
+InvertedResidualPlan InvertedResidualPlan::with_batch(int64_t images) const {
+  return InvertedResidualPlan{expand, expansion.with_batch(images), depthwise.with_batch(images),
+                              projection.with_batch(images), residual};
+}
+
 Shape4 output_shape(const DepthwiseConv2dDesc& desc) { return plan(desc).output_shape(); }
 Shape4 output_shape(const PointwiseConv2dDesc& desc) { return plan(desc).output_shape(); }
 Shape4 output_shape(const SeparableConv2dDesc& desc) { return plan(desc).pointwise.output_shape(); }

@@ -16,16 +16,20 @@ struct ConvPlan {
   int64_t out_pixels() const { return geometry.out_h * geometry.out_w; }
   int64_t in_pixels() const { return geometry.in_h * geometry.in_w; }
   Shape4 output_shape() const;
+  // The same op on `images` images: the first `images` of this plan's batch.
+  ConvPlan with_batch(int64_t images) const;
 };
 
 struct SeparablePlan {
   ConvPlan depthwise, pointwise;
+  SeparablePlan with_batch(int64_t images) const;
 };
 
 struct InvertedResidualPlan {
   bool expand = true;
   ConvPlan expansion, depthwise, projection;  // expansion is unused without expand
   bool residual = false;
+  InvertedResidualPlan with_batch(int64_t images) const;
 };
 
 // Each throws InvalidArgument if the descriptor is invalid.

@@ -181,6 +181,7 @@ class SeparableOp {
   SeparablePlan plan_;
   int64_t band_rows_;
   bool fused_;
+  int64_t group_images_;  // unfused: images per group (the batch or fewer; images_per_group)
 };
 
 // Standard (grouped) convolution over im2col tiles and the GEMM kernels.
@@ -221,12 +222,17 @@ class InvertedResidualOp {
   InvertedResidualPlan plan_;
   int64_t band_rows_;
   bool fused_;
+  int64_t group_images_;  // unfused: as in SeparableOp
 };
 
 // Whether a composite op fuses its stages, given its layout and its largest intermediate per image
 // (floats): the Fusion setting; in Auto mode NHWC intermediates that outgrow the cache, and NCHW
 // ones over nchw_above_bytes (0: never).
 bool fuse_stages(Layout layout, int64_t intermediate_floats, int64_t nchw_above_bytes);
+
+// How many images of a batch an unfused composite op runs its stages on at a time, given its
+// intermediates' floats per image: the whole batch, or groups whose intermediates stay in L3.
+int64_t images_per_group(int64_t batch, int64_t intermediate_floats_per_image);
 
 // Checks that an inverted residual has expand weights exactly when it has an expand stage.
 void require_expansion(const InvertedResidualPlan& r, const float* weight, const float* bias);
