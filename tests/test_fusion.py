@@ -59,7 +59,7 @@ def test_fused_streamed_input(isa, fusion, threads, stride, padding):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_unfused_batch_in_groups_of_images(isa, fusion, threads):
     """An NCHW batch whose intermediate exceeds 8 MiB runs unfused in groups of images (2 MB an
-    image: groups of 2, 2 and 1)."""
+    image, 4 MiB a thread: groups of 2, 2 and 1 on 1 thread, 4 and 1 on 2)."""
     with num_threads(threads):
         run_case(np.random.default_rng(5 + threads), "NCHW", 5, 20, 160, 160, 3, 1, 11)
 

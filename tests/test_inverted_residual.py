@@ -61,9 +61,10 @@ def test_matches_reference(isa, fusion, layout, n, c, h, w, ce, cout, k, stride,
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("c, ce, h", [(8, 48, 72), (64, 64, 96)])
 def test_unfused_batch_in_groups_of_images(isa, fusion, threads, c, ce, h):
-    """NCHW batches whose intermediates exceed 8 MiB run unfused in groups of images: with an
-    expansion (2 MB an image: groups of 2, 2 and 1) and without (2.4 MB: one image at a time);
-    the residual is added per group."""
+    """NCHW batches whose intermediates exceed 8 MiB run unfused in groups of images (4 MiB of
+    intermediates a thread): with an expansion (2 MB an image: groups of 2, 2 and 1 on 1 thread,
+    4 and 1 on 2) and without (2.4 MB: 1 image at a time, or 3 and 2); the residual is added
+    per group."""
     with num_threads(threads):
         run_case(np.random.default_rng(threads + ce), "NCHW", 5, c, h, h, ce, c,
                  expand=ce != c)

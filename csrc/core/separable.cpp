@@ -30,17 +30,17 @@ constexpr int64_t kBandFloats = int64_t(1) << 15;
 // inverted residual's NCHW threshold is in inverted_residual.cpp.
 constexpr int64_t kFuseAboveBytes = 512 * 1024;
 
-// Unfused, a batch whose intermediate exceeds kGroupAboveBytes runs in groups of images whose
-// intermediate (and input, about as large) stay in L3 between the two stages, rather than going
-// to DRAM and back. Groups of kGroupBytes. Measured on Zen 5 (NCHW, 3x3, batch 8, C++, µs, whole
-// batch against groups of 1 / 2 / 4 images): 144 -> 24 at 56 x 56 (1.8 MiB an image) 1 thread
-// 2130 / 1716 / 1662 / 1636, 2 threads 1022 / 909 / 810 / 858; 32 -> 16 at 112 x 112 (1.6 MiB)
-// 1541 / 1351 / 1292 / 1397, 2 threads 839 / 811 / 880 / 677; 64 -> 128 at 56 x 56 (0.8 MiB)
-// 2154 / 2035 / 2012 / 2057, 2 threads 1070 / 1267 / 1023 / 1023. Smaller batches lose to the
-// extra parallel regions (2 threads, one image at a time: 384 -> 64 at 14 x 14 227 -> 265,
-// 192 -> 32 at 28 x 28 294 -> 318).
+// Unfused, a batch whose intermediates exceed kGroupAboveBytes runs in groups of images whose
+// intermediates (and input, about as large) stay in L3 between the stages, rather than going to
+// DRAM and back: kGroupBytesPerThread per thread, so that each parallel region still gives every
+// thread as much work. Measured on Zen 5 (NCHW 3x3, batch 8, C++, µs, each call after 10 ms idle
+// as the benchmark times them, groups of 2 / 4 / 8 MiB / the whole batch): separable 144 -> 24
+// at 56 x 56 (1.8 MiB an image) 1 thread 1783 / 1812 / 1845 / 2152, 2 threads 1108 / 1084 / 1062
+// / 1311; 32 -> 16 at 112 x 112 (1.6 MiB) 1346 / 1308 / 1415 / 1723, 2 threads 1325 / 1222 /
+// 1093 / 1029. Back to back (caches warm), 1 image at a time lost to the whole batch on smaller
+// batches (2 threads: 384 -> 64 at 14 x 14 227 -> 265, 192 -> 32 at 28 x 28 294 -> 318).
 constexpr int64_t kGroupAboveBytes = int64_t(8) << 20;
-constexpr int64_t kGroupBytes = int64_t(4) << 20;
+constexpr int64_t kGroupBytesPerThread = int64_t(4) << 20;
 
 std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
 
@@ -49,7 +49,7 @@ std::atomic<int> g_fusion{static_cast<int>(Fusion::Auto)};
 int64_t images_per_group(int64_t batch, int64_t intermediate_floats_per_image) {
   const int64_t bytes = intermediate_floats_per_image * int64_t(sizeof(float));
   if (batch * bytes <= kGroupAboveBytes) return batch;
-  return std::clamp<int64_t>(kGroupBytes / bytes, 1, batch);
+  return std::clamp<int64_t>(kGroupBytesPerThread * get_num_threads() / bytes, 1, batch);
 }
 
 bool fuse_stages(Layout layout, int64_t intermediate_floats, int64_t nchw_above_bytes) {
