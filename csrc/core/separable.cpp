@@ -37,8 +37,9 @@ constexpr int64_t kFuseAboveBytes = 512 * 1024;
 // as the benchmark times them, groups of 2 / 4 / 8 MiB / the whole batch): separable 144 -> 24
 // at 56 x 56 (1.8 MiB an image) 1 thread 1783 / 1812 / 1845 / 2152, 2 threads 1108 / 1084 / 1062
 // / 1311; 32 -> 16 at 112 x 112 (1.6 MiB) 1346 / 1308 / 1415 / 1723, 2 threads 1325 / 1222 /
-// 1093 / 1029. Back to back (caches warm), 1 image at a time lost to the whole batch on smaller
-// batches (2 threads: 384 -> 64 at 14 x 14 227 -> 265, 192 -> 32 at 28 x 28 294 -> 318).
+// 1093 / 1029. Below kGroupAboveBytes L3 holds the batch's intermediates anyway and groups only
+// add parallel regions: one image at a time (2 threads, back to back, batch 8) 384 -> 64 at
+// 14 x 14 (2.3 MiB) 227 -> 265 µs, 192 -> 32 at 28 x 28 (4.6 MiB) 294 -> 318.
 constexpr int64_t kGroupAboveBytes = int64_t(8) << 20;
 constexpr int64_t kGroupBytesPerThread = int64_t(4) << 20;
 
