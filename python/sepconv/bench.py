@@ -764,12 +764,17 @@ def time_alternating(fns: Dict[str, Callable[[], Any]], min_time: float,
     ``gap`` seconds of sleep precede each block when several implementations take turns: an
     OpenMP runtime's idle workers spin for several ms after a parallel region (libgomp: ~5-8 ms
     here), and on a machine with few cores that spinning would be charged to the next
-    implementation's first calls.
+    implementation's first calls. One untimed call then wakes the implementation's own workers
+    before its block, as the peers timed on their own (back to back) have theirs awake: without
+    it, sepconv's 2-thread separable 144->24@56 (NCHW, batch 1) took 122-136 µs a call against
+    101-103 back to back, and whole rows of 2-thread calls read 2x slower while the host was
+    busy. The calibration likewise times a call after an untimed one.
     """
     timings: Dict[str, Timing] = {}
-    for name, fn in fns.items():  # warm-up and calibration: one call, then a few if cheap
+    for name, fn in fns.items():  # warm-up and calibration: a call, one timed, a few if cheap
         if gap:
             time.sleep(gap)
+        fn()
         t0 = time.perf_counter()
         fn()
         dt = time.perf_counter() - t0
@@ -795,6 +800,7 @@ def time_alternating(fns: Dict[str, Callable[[], Any]], min_time: float,
                 calls = t.calls_per_sample
                 if gap and len(active) > 1:
                     time.sleep(gap)
+                    fn()
                 t0 = time.perf_counter()
                 for _ in range(calls):
                     fn()
@@ -1425,6 +1431,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "torch" in peers_shown:
         notes.append("torch: NCHW rows use contiguous tensors, NHWC rows channels_last")
     notes.append(f"inputs start {meta['input_offset_bytes']} bytes past a 64-byte cache line")
+    if any(r["threads"] > 1 for r in results):
+        notes.append(f"rows of several threads: ONNX Runtime, NumPy and the reference are timed "
+                     f"on their own, back to back; the others take turns, each block of calls "
+                     f"after {args.gap * 1e3:g} ms of sleep (so that the last one's spinning "
+                     f"workers go idle) and one untimed call")
     if "numpy" in peers_shown and not _BlasThreads().controlled:
         notes.append("numpy: BLAS thread count not controlled (install threadpoolctl)")
     if meta["cost_source"] == "bench":
