@@ -121,8 +121,13 @@ def test_new_outputs_never_share_memory_while_referenced():
         check(y, expected)
     check(view, expected[1])
     del kept, view
-    for _ in range(3):  # from reused blocks now
-        check(layer(x), expected)
+    first = layer(x)
+    address, size = first.ctypes.data, first.size
+    del first
+    decoy = np.empty(size + 15, np.float32)  # freed to the allocator, the block would go here
+    again = layer(x)  # the pool kept the dropped output's block, and reuses it
+    assert again.ctypes.data == address and not np.shares_memory(again, decoy)
+    check(again, expected)
 
 
 @pytest.mark.parametrize("kind", KINDS)

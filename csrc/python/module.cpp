@@ -42,9 +42,9 @@ std::string shape_str(const sepconv::Shape4& s) {
 // Fresh outputs are views into NumPy blocks kept in a small pool: a block that only the pool still
 // references (the caller dropped the last output made from it) serves the next output of the same
 // size. Without it, an output freed at the top of glibc's heap is trimmed away and the next one is
-// faulted in again, and with 2 threads those faults cost the most (the 300 KB output of a
-// 144 -> 24 pointwise at 56 x 56 took 190 µs a call, 62 with the pool; ONNX Runtime keeps an arena
-// for the same reason). Blocks up to 32 MiB are kept (larger ones glibc maps afresh anyway), at
+// faulted in again, and with 2 threads those faults cost the most (NCHW pointwise 144 -> 24 at
+// 56 x 56, its 300 KB output kept until the next call: 140 µs a call, 63 with the pool; ONNX
+// Runtime keeps an arena for the same reason). Blocks up to 32 MiB are kept (larger ones glibc maps afresh anyway), at
 // most 8 of them and 64 MiB in all, the least recently used dropped first.
 class OutputBlocks {
  public:
