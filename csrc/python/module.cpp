@@ -44,8 +44,8 @@ std::string shape_str(const sepconv::Shape4& s) {
 // size. Without it, an output freed at the top of glibc's heap is trimmed away and the next one is
 // faulted in again, and with 2 threads those faults cost the most (NCHW pointwise 144 -> 24 at
 // 56 x 56, its 300 KB output kept until the next call: 140 µs a call, 63 with the pool; ONNX
-// Runtime keeps an arena for the same reason). Blocks up to 32 MiB are kept (larger ones glibc maps afresh anyway), at
-// most 8 of them and 64 MiB in all, the least recently used dropped first.
+// Runtime keeps an arena for the same reason). Blocks up to 32 MiB are kept (larger ones glibc
+// maps afresh anyway), at most 8 of them and 64 MiB in all, the least recently used dropped first.
 class OutputBlocks {
  public:
   // A block of `floats` that nothing outside the pool references, or a new one. Runs with the GIL
