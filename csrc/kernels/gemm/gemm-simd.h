@@ -355,6 +355,16 @@ constexpr int one_vector_rows() {
   return V::kRegisters >= 32 ? 12 : kMR;
 }
 
+// Rows [0, m) as ceil(m / step) runs whose sizes differ by at most one, so that a block whose rows
+// are not a multiple of the step ends in no sliver of a tile: 49 rows (a 7x7 image) run as 7 x 7
+// instead of 6 x 8 + 1, whose single row loads two B vectors per two FMAs from L2.
+struct EvenRuns {
+  int64_t runs, base, extra;  // the first `extra` runs have base + 1 rows
+  EvenRuns(int64_t m, int64_t step)
+      : runs((m + step - 1) / step), base(m / max_i64(1, runs)), extra(m % max_i64(1, runs)) {}
+  int64_t begin(int64_t j) const { return j * base + min_i64(j, extra); }
+};
+
 // Every tile of the m x n C block of one k-block: A rows from a (t.lda apart), C from c (t.ldc
 // apart), B panels from b, panel_stride apart, with this k-block's rows from 1 + k0. Rows go kMR at
 // a time over the panels; when the block's last panel is W wide after a full one, those NR + W
@@ -380,8 +390,9 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
     t.b = b + (1 + k0) * W;
     t.bias = b;
     t.n_tail = n;
-    for (int64_t g0 = 0; g0 < m; g0 += kMR1) {
-      const int64_t rows = min_i64(kMR1, m - g0);
+    const EvenRuns tiles(m, kMR1);
+    for (int64_t j = 0; j < tiles.runs; ++j) {
+      const int64_t g0 = tiles.begin(j), rows = tiles.begin(j + 1) - g0;
       on_group(g0, rows, 1);
       before_call();
       t.a = a + g0 * t.lda;
@@ -395,8 +406,14 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
     return;
   }
   const int64_t group = three ? std::lcm(kMR, kMR3) : pairs ? std::lcm(kMR, 2 * kPairs) : kMR;
-  for (int64_t g0 = 0; g0 < m; g0 += group) {
-    const int64_t g1 = min_i64(m, g0 + group), rows = g1 - g0;
+  // Groups of one tile's rows are even runs; larger groups (pairs, or tiles of two heights) keep
+  // their multiple of both.
+  const bool even = group == kMR;
+  const EvenRuns runs(m, kMR);
+  const int64_t groups = even ? runs.runs : (m + group - 1) / group;
+  for (int64_t j = 0; j < groups; ++j) {
+    const int64_t g0 = even ? runs.begin(j) : j * group;
+    const int64_t g1 = even ? runs.begin(j + 1) : min_i64(m, g0 + group), rows = g1 - g0;
     on_group(g0, rows,
              panels * ((rows + kMR - 1) / kMR) + (three ? (rows + kMR3 - 1) / kMR3 : 0) +
                  (pairs ? (rows / 2 + kPairs - 1) / kPairs + rows % 2 : 0));
