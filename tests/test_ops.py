@@ -693,6 +693,23 @@ def test_pointwise_nchw_dot_columns(isa, P, Cout):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("Cout", [16, 24, 32, 48, 56, 64])
+@pytest.mark.parametrize("P", [1, 7, 15, 16, 49, 50, 196, 250])
+def test_pointwise_nchw_by_columns(isa, threads, Cout, P):
+    """NCHW with Cin >= 3 Cout and Cout in whole vectors (or 32k + 24 on AVX-512) runs as
+    X^T * W^T: the pixels are the GEMM's rows, read in place from the planes as columns of A, and
+    each C block is transposed into the output planes. 300 input channels make several k-blocks;
+    P covers tiles of near-equal height (49 = 7 x 7, 50, 250), fewer pixels than one transpose
+    block (1, 7), and blocks split over threads."""
+    rng = np.random.default_rng(Cout * 1000 + P * 10 + threads)
+    x = randn(rng, x_shape(2, 300, 1, P, "NCHW"))
+    w = randn(rng, (Cout, 300))
+    b = randn(rng, (Cout,))
+    with num_threads(threads):
+        compare("pointwise_conv2d", x, w, b, layout="NCHW", activation="hardswish", use_out=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_pointwise_nhwc_streamed(isa, threads):
     """Activations over 8 MiB with rows of 67 channels take the GEMM's prefetch of the next
     row block (up to each block's last rows, whose next rows lie past it); 21 output channels

@@ -147,6 +147,11 @@ class PointwiseOp {
   const ConvPlan& plan() const { return plan_; }
 
  private:
+  // NCHW as C (pixels x Cout) = X^T * W^T, the activations read in place as columns of A and
+  // C transposed into the output (see pointwise.cpp), instead of W * X.
+  bool columns() const;
+  // The GEMM's rows are pixels (NHWC, or NCHW by columns), else output channels.
+  bool pixel_rows() const { return plan_.layout == Layout::NHWC || columns(); }
   int64_t max_m_block() const;
   int64_t max_n_block() const;
   // C[m0 : m0+m, n0 : n0+n] of the GEMM over x (see pointwise.cpp for the two layouts);
@@ -157,7 +162,7 @@ class PointwiseOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t kc_;
-  SharedFloats packed_;            // NHWC: W^T in B panels with the bias
+  SharedFloats packed_;            // W^T in B panels with the bias (NHWC, NCHW by columns)
   const float* weights_;  // NCHW: W (Cout x Cin), read in place (borrowed)
   const float* biases_;   // NCHW: may be null (borrowed)
 };

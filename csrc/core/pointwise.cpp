@@ -2,6 +2,8 @@
 //   NHWC: Y (P x Cout) = X (P x Cin, read in place) * W^T (packed B panels with the bias).
 //   NCHW: Y (Cout x P) = W (Cout x Cin, read in place, bias per row) * X (Cin x P); the kernel
 //         copies each k-block of X into panels in a per-thread workspace.
+//   NCHW by columns: Y^T (P x Cout) = X^T (X read in place by columns) * W^T (the NHWC panels)
+//         into a per-thread block, transposed into the output planes.
 #include <algorithm>
 
 #include "core/buffer.h"
@@ -25,6 +27,10 @@ constexpr int64_t kBlockFloats = int64_t(1) << 15;
 // batch 1 (1.8 MB, from L3) and 32->16 (rows of two lines, which the hardware prefetchers
 // follow) 10-35% slower.
 constexpr int64_t kStreamedMinDepth = 64;
+
+// Floats per pixel of a transposed C block (NCHW by columns): its channels rounded up to the
+// groups of 8 that the transpose into planes moves (kernels.h: InterleaveArgs).
+int64_t transposed_block_width(int64_t channels) { return (channels + 7) / 8 * 8; }
 }  // namespace
 
 PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bias)
@@ -34,12 +40,32 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
       weights_(weight),
       biases_(bias) {
   const int64_t cin = p.in_channels, cout = p.out_channels;
-  if (p.layout == Layout::NHWC) {
-    const int64_t floats = packed_b_floats(cin, cout, kt_->gemm_tiles);
-    std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
-    pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.get());
-    packed_ = std::move(packed);
-  }
+  const int64_t floats = packed_b_floats(cin, cout, kt_->gemm_tiles);
+  std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
+  pack_gemm_b(weight, cin, cout, 1, cin, bias, kt_->gemm_tiles, packed.get());
+  packed_ = std::move(packed);
+}
+
+// NCHW runs by columns where it copies less than by rows: its transposes move the output (Cout x
+// P) where the rows' panels copy the input (Cin x P), and each pixel tail (P not a multiple of the
+// vector width) costs the rows dot products; so where Cin >= 3 Cout, or Cin > Cout with a pixel
+// tail, and Cout fills whole vectors (a narrow masked panel broadcasts each pixel for few lanes).
+// Measured (1 thread, batch 1, rows -> columns, alternating in one process), AVX-512 on AMD Zen 5:
+// 7x7 960->320 1.09x, 960->160 1.10x, 1280->1000 1.04x (Cout 1000: not taken); 14x14 384->64
+// 1.26x, 576->96 1.14x, 672->112 1.10x, 256->256 1.03x (not taken); 28x28 192->32 1.17x, 96->16
+// 1.26x, 240->40 0.87x (Cout 40: a half-masked vector); 56x56 144->24 1.06x, 96->24 1.01x, 48->16
+// 1.16x; 32->16@112 0.90x, 64->64@56 0.99x, 128->128@28 1.00x; expansions lose (24->144@56
+// 0.77x, 32->192@28 0.84x, 64->384@14 0.91x, 160->960@7 0.93x). AVX2: 960->320@7 1.03x,
+// 384->64@14 1.08x, 144->24@56 1.14x, 240->40@28 1.08x, 96->16@28 1.24x, 32->16@112 1.00x,
+// 128->128@28 0.99x, 64->384@14 0.94x.
+bool PointwiseOp::columns() const {
+  const ConvPlan& p = plan_;
+  if (p.layout != Layout::NCHW) return false;
+  const kernels::GemmTiles& t = kt_->gemm_tiles;
+  const int64_t cin = p.in_channels, cout = p.out_channels, width = t.nr_step;
+  const bool whole_vectors = cout % width == 0 || cout % t.nr == width + width / 2;
+  const bool pixel_tail = p.out_pixels() % width != 0;
+  return whole_vectors && (cin >= 3 * cout || (pixel_tail && cin > cout));
 }
 
 PointwiseOp PointwiseOp::for_plan(const ConvPlan& p) const {
@@ -51,19 +77,23 @@ PointwiseOp PointwiseOp::for_plan(const ConvPlan& p) const {
 // Block sizes are whole tiles, so that every block starts on a packed panel boundary.
 int64_t PointwiseOp::max_m_block() const {
   const kernels::GemmTiles& t = kt_->gemm_tiles;
-  const int64_t floats = plan_.layout == Layout::NCHW ? kBlockFloats / kc_
+  const int64_t floats = !pixel_rows() ? kBlockFloats / kc_
                          : kBlockFloats / std::min(plan_.out_channels, max_n_block());
   return std::max<int64_t>(1, floats / t.mr) * t.mr;
 }
 
 int64_t PointwiseOp::max_n_block() const {
   const kernels::GemmTiles& t = kt_->gemm_tiles;
-  const int64_t floats = plan_.layout == Layout::NCHW ? kBlockFloats / kc_ : kReusedFloats / kc_;
+  const int64_t floats = !pixel_rows() ? kBlockFloats / kc_ : kReusedFloats / kc_;
   return std::max<int64_t>(1, floats / t.nr) * t.nr;
 }
 
 int64_t PointwiseOp::workspace_floats(int64_t pixels) const {
   if (plan_.layout == Layout::NHWC) return 0;
+  if (columns()) {
+    return std::min(pixels, max_m_block()) *
+           transposed_block_width(std::min(plan_.out_channels, max_n_block()));
+  }
   return gemm_rows_workspace(kc_, std::min(pixels, max_n_block()), kt_->gemm_tiles);
 }
 
@@ -85,6 +115,23 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
     a.workspace = nullptr;
     a.prefetch_a = streamed;
     kt_->gemm_rows_panels(a);
+  } else if (columns()) {  // rows m: pixels, columns n: output channels, C^T in the workspace
+    const int64_t width = transposed_block_width(n);
+    a.a = x + m0; a.lda = x_stride;
+    a.b = packed_.get() + n0 * (cin + 1); a.ldb = 0;
+    a.bias = nullptr;
+    a.c = workspace; a.ldc = width;
+    a.workspace = nullptr;
+    kt_->gemm_columns_panels(a);
+    kernels::InterleaveArgs t;
+    t.planar = y + n0 * y_stride + m0;
+    t.plane_stride = y_stride;
+    t.interleaved = workspace;
+    t.channels = n;
+    t.tile = width;
+    t.rows = 1;
+    t.width = m;
+    kt_->deinterleave_channels(t);
   } else {  // rows m: output channels, columns n: pixels
     a.a = weights_ + m0 * cin; a.lda = cin;
     a.b = x + n0; a.ldb = x_stride;
@@ -97,9 +144,9 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
 
 void PointwiseOp::block(const float* x, int64_t pixels, int64_t x_stride, float* y,
                         int64_t y_stride, float* workspace) const {
-  const bool nhwc = plan_.layout == Layout::NHWC;
-  const int64_t m_total = nhwc ? pixels : plan_.out_channels;
-  const int64_t n_total = nhwc ? plan_.out_channels : pixels;
+  const bool rows = pixel_rows();
+  const int64_t m_total = rows ? pixels : plan_.out_channels;
+  const int64_t n_total = rows ? plan_.out_channels : pixels;
   const int64_t mb = max_m_block(), nb = max_n_block();
   for (int64_t n0 = 0; n0 < n_total; n0 += nb) {
     for (int64_t m0 = 0; m0 < m_total; m0 += mb) {
@@ -120,16 +167,19 @@ void PointwiseOp::operator()(const float* x, float* y) const {
   // threads take a block or two each rather than four. Measured (2 threads, batch 1, µs, 4 -> 1
   // per thread, two binaries taking turns): 384->64@14 29.7 -> 25.3, 960->160@7 42 -> 34,
   // 960->320@7 73 -> 65, 576->96@14 60 -> 53, 240->40@28 48 -> 36, 64->384@14 24 -> 21; batch 2
-  // 384->64@14 49 -> 43; 144->24@56 and 32->16@112 a tie (AVX-512, Zen 5).
+  // 384->64@14 49 -> 43; 144->24@56 and 32->16@112 a tie (AVX-512, Zen 5). By columns, where each
+  // block transposes its own C block, 4 -> 1 per thread: 960->320@7 1.07x, 960->160@7 1.04x,
+  // 384->64@14 1.04x (batch 8 1.03x), 144->24@56 1.03x (alternating in one process).
+  const bool rows = pixel_rows();
   const int64_t min_tasks = threads > 1 ? (nhwc ? 4 : 1) * threads : 1;
   // NHWC is one GEMM over all N*P pixel rows; NCHW one GEMM per image.
   const int64_t gemms = nhwc ? 1 : p.batch;
-  const int64_t m_total = nhwc ? p.batch * pixels : cout;
-  const int64_t n_total = nhwc ? cout : pixels;
+  const int64_t m_total = nhwc ? p.batch * pixels : rows ? pixels : cout;
+  const int64_t n_total = rows ? cout : pixels;
   const GemmBlocks blk = gemm_blocks(m_total, n_total, t.mr, t.nr, max_m_block(), max_n_block(),
                                      gemms, min_tasks);
   const int64_t per_gemm = blk.m.parts * blk.n.parts;
-  const int64_t ws_floats = workspace_floats(blk.n.max_size());
+  const int64_t ws_floats = workspace_floats(rows ? blk.m.max_size() : blk.n.max_size());
   const Scratch workspace = alloc_scratch(threads * ws_floats);
   const int64_t x_stride = nhwc ? cin : pixels, y_stride = nhwc ? cout : pixels;
   const bool streamed = nhwc && cin >= kStreamedMinDepth && input_streamed(p);

@@ -205,6 +205,8 @@ struct KernelTable {
   GemmTiles gemm_tiles;
   void (*gemm_rows_panels)(const GemmBlockArgs&);  // A rows, B panels: NHWC (X * packed W^T)
   void (*gemm_rows_rows)(const GemmBlockArgs&);    // A rows, B rows: NCHW (W * X), no packing
+  // A columns (A(i, k) = a[i + k * lda]), B panels: NCHW as (X^T * packed W^T), C pixels x Cout
+  void (*gemm_columns_panels)(const GemmBlockArgs&);
   void (*gemm_taps_panels)(const GemmTapsArgs&);   // A rows per tap, B panels: NHWC conv2d
 };
 

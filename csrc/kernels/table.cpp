@@ -9,6 +9,7 @@ void dwconv_nhwc_generic(const kernels::DwconvNhwcArgs& p);
 kernels::GemmTiles gemm_generic_tiles();
 void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_generic(const kernels::GemmBlockArgs& p);
+void gemm_columns_panels_generic(const kernels::GemmBlockArgs& p);
 void gemm_taps_panels_generic(const kernels::GemmTapsArgs& p);
 void interleave_channels(const kernels::InterleaveArgs& p);
 void deinterleave_channels(const kernels::InterleaveArgs& p);
@@ -31,6 +32,7 @@ void deinterleave_channels_simd(const kernels::InterleaveArgs& p);
 kernels::GemmTiles gemm_simd_tiles();  // gemm-<isa>.cpp
 void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p);
 void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p);
+void gemm_columns_panels_simd(const kernels::GemmBlockArgs& p);
 void gemm_taps_panels_simd(const kernels::GemmTapsArgs& p);
 float fma_peak_simd(int64_t iterations, float seed);  // fma-peak-<isa>.cpp
 int64_t fma_peak_simd_flops();
@@ -59,6 +61,7 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_simd_tiles();
     t.gemm_rows_panels = gemm_rows_panels_simd;
     t.gemm_rows_rows = gemm_rows_rows_simd;
+    t.gemm_columns_panels = gemm_columns_panels_simd;
     t.gemm_taps_panels = gemm_taps_panels_simd;
     t.fma_peak = fma_peak_simd;
     t.fma_peak_flops = fma_peak_simd_flops();
@@ -74,6 +77,7 @@ const kernels::KernelTable& kernel_table() {
     t.gemm_tiles = gemm_generic_tiles();
     t.gemm_rows_panels = gemm_rows_panels_generic;
     t.gemm_rows_rows = gemm_rows_rows_generic;
+    t.gemm_columns_panels = gemm_columns_panels_generic;
     t.gemm_taps_panels = gemm_taps_panels_generic;
     t.fma_peak = fma_peak_generic;
     t.fma_peak_flops = fma_peak_generic_flops();

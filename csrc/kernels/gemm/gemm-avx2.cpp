@@ -13,6 +13,7 @@ constexpr int kMR = 6, kKc = 256;
 
 void gemm_rows_panels_simd(const kernels::GemmBlockArgs& p) { gemm_simd::run_rows_panels<VecAvx2, kMR>(p); }
 void gemm_rows_rows_simd(const kernels::GemmBlockArgs& p) { gemm_simd::run_rows_rows<VecAvx2, kMR>(p); }
+void gemm_columns_panels_simd(const kernels::GemmBlockArgs& p) { gemm_simd::run_columns_panels<VecAvx2, kMR>(p); }
 void gemm_taps_panels_simd(const kernels::GemmTapsArgs& p) { gemm_simd::run_taps_panels<VecAvx2, kMR>(p); }
 kernels::GemmTiles gemm_simd_tiles() { return {kMR, 2 * VecAvx2::kWidth, VecAvx2::kWidth, kKc}; }
 

@@ -12,27 +12,37 @@ constexpr int64_t kGenericMr = 4, kGenericNr = 8;
 
 kernels::GemmTiles gemm_generic_tiles() { return {kGenericMr, kGenericNr, kGenericNr, 256}; }
 
-void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) {
-    constexpr Activation A = decltype(tag)::value;
-    const int64_t panel_stride = kGenericNr * (p.k + 1);
-    for (int64_t j0 = 0; j0 < p.n; j0 += kGenericNr) {
-      const int64_t nr = min_i64(kGenericNr, p.n - j0);
-      const float* panel = p.b + (j0 / kGenericNr) * panel_stride;
-      for (int64_t i = 0; i < p.m; ++i) {
-        const float* a = p.a + i * p.lda;
-        float acc[kGenericNr];
-        for (int64_t j = 0; j < kGenericNr; ++j) acc[j] = panel[j];
-        for (int64_t k = 0; k < p.k; ++k) {
-          const float aik = a[k];
-          const float* brow = panel + (1 + k) * kGenericNr;
-          for (int64_t j = 0; j < kGenericNr; ++j) acc[j] += aik * brow[j];
-        }
-        float* c = p.c + i * p.ldc + j0;
-        for (int64_t j = 0; j < nr; ++j) c[j] = activate<A>(acc[j]);
+// B panels; A(i, k) at a[i * row_step + k * k_step].
+template <Activation A>
+static void gemm_panels_generic(const kernels::GemmBlockArgs& p, int64_t row_step,
+                                int64_t k_step) {
+  const int64_t panel_stride = kGenericNr * (p.k + 1);
+  for (int64_t j0 = 0; j0 < p.n; j0 += kGenericNr) {
+    const int64_t nr = min_i64(kGenericNr, p.n - j0);
+    const float* panel = p.b + (j0 / kGenericNr) * panel_stride;
+    for (int64_t i = 0; i < p.m; ++i) {
+      const float* a = p.a + i * row_step;
+      float acc[kGenericNr];
+      for (int64_t j = 0; j < kGenericNr; ++j) acc[j] = panel[j];
+      for (int64_t k = 0; k < p.k; ++k) {
+        const float aik = a[k * k_step];
+        const float* brow = panel + (1 + k) * kGenericNr;
+        for (int64_t j = 0; j < kGenericNr; ++j) acc[j] += aik * brow[j];
       }
+      float* c = p.c + i * p.ldc + j0;
+      for (int64_t j = 0; j < nr; ++j) c[j] = activate<A>(acc[j]);
     }
-  });
+  }
+}
+
+void gemm_rows_panels_generic(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation,
+                  [&](auto tag) { gemm_panels_generic<decltype(tag)::value>(p, p.lda, 1); });
+}
+
+void gemm_columns_panels_generic(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation,
+                  [&](auto tag) { gemm_panels_generic<decltype(tag)::value>(p, 1, p.lda); });
 }
 
 void gemm_taps_panels_generic(const kernels::GemmTapsArgs& p) {

@@ -6,7 +6,9 @@
 // of A from memory (AVX2 6x16: 12 accumulators + 2 B registers + 1 broadcast; 12 FMAs per 8 loads).
 // A is read directly from its rows (runtime stride), so NHWC multiplies the activations in place by
 // the prepacked weights, and NCHW multiplies the weights in place by the activations, whose k-block
-// the kernel copies into panels in a per-thread workspace first (b_rows).
+// the kernel copies into panels in a per-thread workspace first (b_rows), or multiplies the
+// activations, read in place as the columns of A (ColumnA), by the prepacked weights
+// (columns_panels: C^T = X^T * W^T, which the core transposes into the output planes).
 // Edges: M remainders use smaller-MR instantiations; the N remainder uses a one-vector (NRV = 1)
 // kernel and/or a masked last vector (panels are zero-padded, so only C loads/stores are masked).
 // When a block's last panel is one vector wide after a full one (N = 24, 40, ... on AVX2), those
@@ -35,7 +37,7 @@ namespace SEPCONV_ISA_NS {
 namespace gemm_simd {
 
 struct Tile {
-  const float* a; int64_t lda;  // A rows, row stride lda
+  const float* a; int64_t lda;  // A(i, k) at a[i * lda + k] (ColumnA: a[i + k * lda])
   const float* b;               // B panel: [k][NRV * W] (NRV = 3: [k][2W]), zero-padded
   const float* b_narrow;        // NRV = 3: the next panel, [k][W], its third vector
   float* c; int64_t ldc;
@@ -72,8 +74,9 @@ static inline typename V::Reg load_b(const float* b, const float* b_narrow, int6
 }
 
 // C tile (MR x NRV*W) of one k-block: A rows, a packed B panel. ColBias: the bias is per column (a
-// vector), else per row (a broadcast).
-template <class V, int MR, int NRV, bool ColBias, bool Masked, Activation A>
+// vector), else per row (a broadcast). ColumnA: A(i, k) = t.a[i + k * t.lda] (NCHW activations
+// read in place as the transposed matrix), else t.a[i * t.lda + k].
+template <class V, int MR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false>
 static void tile(const Tile& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
@@ -129,6 +132,8 @@ static void tile(const Tile& t) {
   const float* ar[MR];  // A(i, k) = ar[i][k]
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) ar[i] = t.a + i * t.lda;
+  const float* a_column = t.a;  // ColumnA: A(i, k) = a_column[i] at step k
+  const int64_t lda = t.lda;
 
   // Unrolled 4 times: the loop's own instructions (pointer increments, row addresses, the
   // branch) took a fifth of the 6x16 kernel's. Measured (1 thread, alternating in one process):
@@ -145,11 +150,13 @@ static void tile(const Tile& t) {
       for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV>(b, b_narrow, s, v);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        const Reg ai = V::broadcast(ar[i] + (k + s));
+        const Reg ai =
+            ColumnA ? V::broadcast(a_column + s * lda + i) : V::broadcast(ar[i] + (k + s));
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[s][i][v] = V::fma(ai, bv[v], acc[s][i][v]);
       }
     }
+    if constexpr (ColumnA) a_column += S * lda;
     b += S * ldb;
     if constexpr (NRV == 3) b_narrow += S * W;
   }
@@ -159,10 +166,11 @@ static void tile(const Tile& t) {
     for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV>(b, b_narrow, 0, v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const Reg ai = V::broadcast(ar[i] + k);
+      const Reg ai = ColumnA ? V::broadcast(a_column + i) : V::broadcast(ar[i] + k);
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::fma(ai, bv[v], acc[0][i][v]);
     }
+    if constexpr (ColumnA) a_column += lda;
     b += ldb;
     if constexpr (NRV == 3) b_narrow += W;
   }
@@ -198,12 +206,14 @@ static void tile(const Tile& t) {
 }
 
 // Runtime rows (1 <= mr <= kMR) to the compile-time microkernel.
-template <class V, int kMR, int NRV, bool ColBias, bool Masked, Activation A>
+template <class V, int kMR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false>
 static inline void tile_mr(int64_t mr, const Tile& t) {
   static_assert(kMR >= 1 && kMR <= 16, "MR out of range");
   switch (mr) {
 #define SEPCONV_GEMM_MR_CASE(r) \
-    case r: if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, ColBias, Masked, A>(t); break;
+    case r:                                                                                     \
+      if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, ColBias, Masked, A, ColumnA>(t); \
+      break;
     SEPCONV_GEMM_MR_CASE(1) SEPCONV_GEMM_MR_CASE(2) SEPCONV_GEMM_MR_CASE(3)
     SEPCONV_GEMM_MR_CASE(4) SEPCONV_GEMM_MR_CASE(5) SEPCONV_GEMM_MR_CASE(6)
     SEPCONV_GEMM_MR_CASE(7) SEPCONV_GEMM_MR_CASE(8) SEPCONV_GEMM_MR_CASE(9)
@@ -217,19 +227,19 @@ static inline void tile_mr(int64_t mr, const Tile& t) {
 
 // Runtime columns (1 <= nr <= 2W) to NRV and the mask: 2W full, (W, 2W) two vectors with the second
 // masked, W one vector, (0, W) one masked vector.
-template <class V, int kMR, bool ColBias, Activation A>
+template <class V, int kMR, bool ColBias, Activation A, bool ColumnA = false>
 static inline void tile_mn(int64_t mr, int64_t nr, Tile& t) {
   constexpr int W = V::kWidth;
   if (nr == 2 * W) {
-    tile_mr<V, kMR, 2, ColBias, false, A>(mr, t);
+    tile_mr<V, kMR, 2, ColBias, false, A, ColumnA>(mr, t);
   } else if (nr > W) {
     t.n_tail = nr - W;
-    tile_mr<V, kMR, 2, ColBias, true, A>(mr, t);
+    tile_mr<V, kMR, 2, ColBias, true, A, ColumnA>(mr, t);
   } else if (nr == W) {
-    tile_mr<V, kMR, 1, ColBias, false, A>(mr, t);
+    tile_mr<V, kMR, 1, ColBias, false, A, ColumnA>(mr, t);
   } else {
     t.n_tail = nr;
-    tile_mr<V, kMR, 1, ColBias, true, A>(mr, t);
+    tile_mr<V, kMR, 1, ColBias, true, A, ColumnA>(mr, t);
   }
 }
 
@@ -245,16 +255,18 @@ constexpr int pair_rows() {
   return (V::kRegisters - 6) / 3 < 8 ? (V::kRegisters - 6) / 3 : 8;
 }
 
-template <class V, int PR, Activation A>
+template <class V, int PR, Activation A, bool ColumnA = false>
 static void pair_tile(const Tile& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth, H = W / 2, ldb = 2 * W;
+  // A(i, k) at i * row_step + k * k_step
+  const int64_t row_step = ColumnA ? 1 : t.lda, k_step = ColumnA ? t.lda : 1;
   const float* ap[PR];
   const float* aq[PR];
 #pragma GCC unroll 8
   for (int r = 0; r < PR; ++r) {
-    ap[r] = t.a + (2 * r) * t.lda;
-    aq[r] = ap[r] + t.lda;
+    ap[r] = t.a + (2 * r) * row_step;
+    aq[r] = ap[r] + row_step;
   }
   float* const c = t.c;
   const int64_t ldc = t.ldc;
@@ -287,7 +299,7 @@ static void pair_tile(const Tile& t) {
     const Reg b1 = V::template halves<0, 0>(hi, lo), b2 = V::template halves<1, 0>(lo, hi);
 #pragma GCC unroll 8
     for (int r = 0; r < PR; ++r) {
-      const Reg p = V::broadcast(ap[r] + k), q = V::broadcast(aq[r] + k);
+      const Reg p = V::broadcast(ap[r] + k * k_step), q = V::broadcast(aq[r] + k * k_step);
       acc[r][0] = V::fma(p, lo, acc[r][0]);
       acc[r][1] = V::fma(V::blend_halves(p, q), b1, acc[r][1]);
       acc[r][2] = V::fma(q, b2, acc[r][2]);
@@ -312,13 +324,13 @@ static void pair_tile(const Tile& t) {
 }
 
 // Runtime pairs (1 <= pairs <= PR) to the compile-time kernel.
-template <class V, int PR, Activation A>
+template <class V, int PR, Activation A, bool ColumnA>
 static inline void pair_tile_pr(int64_t pairs, const Tile& t) {
   if constexpr (PR >= 1) {
     if (pairs == PR) {
-      pair_tile<V, PR, A>(t);
+      pair_tile<V, PR, A, ColumnA>(t);
     } else {
-      pair_tile_pr<V, PR - 1, A>(pairs, t);
+      pair_tile_pr<V, PR - 1, A, ColumnA>(pairs, t);
     }
   }
 }
@@ -365,7 +377,8 @@ struct EvenRuns {
   int64_t begin(int64_t j) const { return j * base + min_i64(j, extra); }
 };
 
-// Every tile of the m x n C block of one k-block: A rows from a (t.lda apart), C from c (t.ldc
+// Every tile of the m x n C block of one k-block: A rows from a (t.lda apart; ColumnA: adjacent,
+// columns t.lda apart), C from c (t.ldc
 // apart), B panels from b, panel_stride apart, with this k-block's rows from 1 + k0. Rows go kMR at
 // a time over the panels; when the block's last panel is W wide after a full one, those NR + W
 // columns take the three-vector kernel, kMR3 rows at a time, and rows go in groups of
@@ -373,7 +386,7 @@ struct EvenRuns {
 // panel of W + W/2 columns takes pair_tile, kPairs pairs of rows at a time, in groups of
 // lcm(kMR, 2 * kPairs) (16 on AVX-512).
 // on_group(first_row, rows, kernel_calls) starts each group; before_call() precedes each call.
-template <class V, int kMR, Activation A, class OnGroup, class BeforeCall>
+template <class V, int kMR, Activation A, bool ColumnA, class OnGroup, class BeforeCall>
 static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int64_t n,
                                const float* b, int64_t panel_stride, int64_t k0,
                                OnGroup&& on_group, BeforeCall&& before_call) {
@@ -386,6 +399,7 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
   const int64_t n_two = three ? n - NR - W : pairs ? n - W - W / 2 : n;
   const int64_t panels = (n_two + NR - 1) / NR;
   constexpr int kMR1 = one_vector_rows<V, kMR>();
+  const int64_t row_step = ColumnA ? 1 : t.lda;  // between A's rows
   if (n <= W) {  // one panel of one vector
     t.b = b + (1 + k0) * W;
     t.bias = b;
@@ -395,12 +409,12 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
       const int64_t g0 = tiles.begin(j), rows = tiles.begin(j + 1) - g0;
       on_group(g0, rows, 1);
       before_call();
-      t.a = a + g0 * t.lda;
+      t.a = a + g0 * row_step;
       t.c = c + g0 * t.ldc;
       if (n == W) {
-        tile_mr<V, kMR1, 1, true, false, A>(rows, t);
+        tile_mr<V, kMR1, 1, true, false, A, ColumnA>(rows, t);
       } else {
-        tile_mr<V, kMR1, 1, true, true, A>(rows, t);
+        tile_mr<V, kMR1, 1, true, true, A, ColumnA>(rows, t);
       }
     }
     return;
@@ -424,11 +438,11 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
         const int64_t nr = min_i64(NR, n_two - j0);
         const int64_t pw = nr > W ? NR : W;  // only the matrix's last panel is narrower
         const float* panel = b + (j0 / NR) * panel_stride;
-        t.a = a + i0 * t.lda;
+        t.a = a + i0 * row_step;
         t.b = panel + (1 + k0) * pw;
         t.c = c + i0 * t.ldc + j0;
         t.bias = panel;
-        tile_mn<V, kMR, true, A>(mr, nr, t);
+        tile_mn<V, kMR, true, A, ColumnA>(mr, nr, t);
       }
     }
     if (pairs) {
@@ -437,15 +451,15 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
       t.bias = panel;
       for (int64_t i0 = g0; i0 + 1 < g1; i0 += 2 * kPairs) {
         before_call();
-        t.a = a + i0 * t.lda;
+        t.a = a + i0 * row_step;
         t.c = c + i0 * t.ldc + n_two;
-        pair_tile_pr<V, kPairs, A>(min_i64(kPairs, (g1 - i0) / 2), t);
+        pair_tile_pr<V, kPairs, A, ColumnA>(min_i64(kPairs, (g1 - i0) / 2), t);
       }
       if (rows % 2 == 1) {  // the group's last row on its own
         before_call();
-        t.a = a + (g1 - 1) * t.lda;
+        t.a = a + (g1 - 1) * row_step;
         t.c = c + (g1 - 1) * t.ldc + n_two;
-        tile_mn<V, kMR, true, A>(1, W + W / 2, t);
+        tile_mn<V, kMR, true, A, ColumnA>(1, W + W / 2, t);
       }
       continue;
     }
@@ -454,13 +468,13 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
     const float* narrow = panel + panel_stride;
     for (int64_t i0 = g0; i0 < g1; i0 += kMR3) {
       before_call();
-      t.a = a + i0 * t.lda;
+      t.a = a + i0 * row_step;
       t.b = panel + (1 + k0) * NR;
       t.b_narrow = narrow + (1 + k0) * W;
       t.c = c + i0 * t.ldc + n_two;
       t.bias = panel;
       t.bias_narrow = narrow;
-      tile_mr<V, kMR3, 3, true, false, A>(min_i64(kMR3, g1 - i0), t);
+      tile_mr<V, kMR3, 3, true, false, A, ColumnA>(min_i64(kMR3, g1 - i0), t);
     }
   }
 }
@@ -479,8 +493,22 @@ static void rows_panels(const kernels::GemmBlockArgs& p) {
       const int64_t next_rows = p.prefetch_a ? max_i64(0, min_i64(rows, p.m - i0 - rows)) : 0;
       next = RowsAhead<false>(beside(p.a, (i0 + rows) * p.lda + k0), t.kb, p.lda, next_rows, calls);
     };
-    panel_tiles<V, kMR, A>(t, p.a + k0, p.c, p.m, p.n, p.b, panel_stride, k0, on_group,
+    panel_tiles<V, kMR, A, false>(t, p.a + k0, p.c, p.m, p.n, p.b, panel_stride, k0, on_group,
                            [&] { next.step(); });
+  }
+}
+
+// A columns, B panels (NCHW activations as the transposed matrix: C (pixels x Cout) = X^T * W^T):
+// the rows_panels loop with A(i, k) = a[i + k * lda], read in place. No copy of the activations
+// and no per-pixel tail: the pixels are the rows, in tiles of near-equal height.
+template <class V, int kMR, Activation A>
+static void columns_panels(const kernels::GemmBlockArgs& p) {
+  constexpr int NR = 2 * V::kWidth;
+  const int64_t panel_stride = NR * (p.k + 1);
+  for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
+    Tile t = k_block<V>(p, k0);
+    panel_tiles<V, kMR, A, true>(t, p.a + k0 * p.lda, p.c, p.m, p.n, p.b, panel_stride, k0,
+                                 [](int64_t, int64_t, int64_t) {}, [] {});
   }
 }
 
@@ -671,7 +699,7 @@ static void taps_panels(const kernels::GemmTapsArgs& p) {
     t.kb = kb;
     t.first = first;
     t.last = last;
-    panel_tiles<V, kMR, A>(t, a, p.c, p.m, p.n, p.b, panel_stride, k0,
+    panel_tiles<V, kMR, A, false>(t, a, p.c, p.m, p.n, p.b, panel_stride, k0,
                            [](int64_t, int64_t, int64_t) {}, [] {});
   };
   if (first_tap < 0) {  // all padding: C = act(bias); A is never read
@@ -696,6 +724,10 @@ static inline void run_taps_panels(const kernels::GemmTapsArgs& p) {
 template <class V, int kMR>
 static inline void run_rows_panels(const kernels::GemmBlockArgs& p) {
   with_activation(p.activation, [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value>(p); });
+}
+template <class V, int kMR>
+static inline void run_columns_panels(const kernels::GemmBlockArgs& p) {
+  with_activation(p.activation, [&](auto tag) { columns_panels<V, kMR, decltype(tag)::value>(p); });
 }
 template <class V, int kMR>
 static inline void run_rows_rows(const kernels::GemmBlockArgs& p) {
