@@ -186,6 +186,27 @@ def test_depthwise_nchw_3x3_runs(isa, W, H, threads):
                 activation=ACTIVATIONS[(H + W + threads) % 5], use_out=True)
 
 
+# NCHW 3x3 "same" at stride 1 on whole narrow planes back to back (AVX-512: one flat run over the
+# call's planes, dwconv-nchw-3x3s1-run flat_planes): planes of 1 and 2 vectors and planes whose last
+# vector is mostly idle (4x4, 2x8, 16x1, 5x5, 6x6, 3x7, 7x7, 9x9, 11x9, 7x10), vectors holding the
+# end of one plane and the start of the next (weights, bias and row masks from both), tasks
+# starting inside a vector's worth of planes (2 threads, batches), every activation, with and
+# without bias; 8x8 and 14x14 run a plane at a time.
+@pytest.mark.parametrize("HW", [(4, 4), (2, 8), (16, 1), (5, 5), (6, 6), (3, 7), (7, 7), (9, 9),
+                                (11, 9), (7, 10), (8, 8), (14, 14)])
+@pytest.mark.parametrize("C", [1, 3, 17, 40])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_nchw_3x3_flat_run(isa, HW, C, threads):
+    H, W = HW
+    rng = np.random.default_rng(100 * H + W + 7 * C + threads)
+    x = randn(rng, (1 + C % 3, C, H, W))
+    w = randn(rng, (C, 1, 3, 3))
+    b = randn(rng, (C,)) if C % 2 else None
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, padding="same",
+                activation=ACTIVATIONS[(H + W + C) % 5], use_out=True)
+
+
 # NCHW 3x3 at stride 2 (AVX-512: dwconv-nchw-3x3s2-rows, outputs at least 12 wide) walks passes of
 # 4, 2 and 1 output rows along their vectors: widths whose last vector is whole or masked and whose
 # loads end before or on the row's end (in_w - 1 + left around multiples of 32), one column of
