@@ -12,7 +12,8 @@
 // padding above and below) loads as zeros through lane masks; a tap that wraps into the
 // neighbouring row is a column of padding, dropped by a masked FMA whose masks follow the column of
 // the vector's first output. Bands run the same code as whole planes, so that a result does not
-// depend on how the threads split the rows.
+// depend on how the threads split the rows. Narrow whole planes stored back to back may instead
+// run as one flat run over all the call's planes (flat_planes), whose vectors span plane ends.
 // The per-row kernel (dwconv-nchw-simd.h) runs a row as border and interior vectors of its own,
 // and the interleave through the NHWC kernels copies the planes in and out. Measured (AVX-512, AMD
 // Zen 5, batch 1, µs, 1 thread / 2 threads): against the interleave C960@7 12.1 -> 8.1 / 7.6 ->
