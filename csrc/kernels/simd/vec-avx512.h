@@ -55,9 +55,9 @@ struct VecAvx512 {
   static Mask load_mask(const int32_t* p) { return _mm512_movepi32_mask(_mm512_loadu_si512(p)); }
   // a + b on the lanes of m, a elsewhere.
   static Reg add_on(Reg a, Mask m, Reg b) { return _mm512_mask_add_ps(a, m, a, b); }
-  // v, with *p broadcast to the lanes of m (p null: 0).
+  // v, with *p broadcast to the lanes of m (one masked VBROADCASTSS).
   static Reg select(Mask m, Reg v, const float* p) {
-    return _mm512_mask_mov_ps(v, m, p != nullptr ? _mm512_set1_ps(*p) : _mm512_setzero_ps());
+    return _mm512_mask_mov_ps(v, m, _mm512_set1_ps(*p));
   }
   // v where m is on, 0 elsewhere.
   static Reg and_mask(Reg v, Mask m) { return _mm512_maskz_mov_ps(m, v); }
