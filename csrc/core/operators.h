@@ -162,7 +162,7 @@ class PointwiseOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t kc_;
-  SharedFloats packed_;            // W^T in B panels with the bias (NHWC, NCHW by columns)
+  SharedFloats packed_;  // W^T in B panels with the bias (NHWC; NCHW for plans run by columns)
   const float* weights_;  // NCHW: W (Cout x Cin), read in place (borrowed)
   const float* biases_;   // NCHW: may be null (borrowed)
 };
