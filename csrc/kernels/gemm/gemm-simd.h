@@ -404,9 +404,10 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
     t.b = b + (1 + k0) * W;
     t.bias = b;
     t.n_tail = n;
-    const EvenRuns tiles(m, kMR1);
-    for (int64_t j = 0; j < tiles.runs; ++j) {
-      const int64_t g0 = tiles.begin(j), rows = tiles.begin(j + 1) - g0;
+    // Whole tiles of kMR1 rows here: even runs (11 and 12 rows) were 1.02-1.03x slower on
+    // 32->16@112 and @28 (AVX-512, Zen 5, NHWC, 1 thread).
+    for (int64_t g0 = 0; g0 < m; g0 += kMR1) {
+      const int64_t rows = min_i64(kMR1, m - g0);
       on_group(g0, rows, 1);
       before_call();
       t.a = a + g0 * row_step;
