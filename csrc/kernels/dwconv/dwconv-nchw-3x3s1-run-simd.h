@@ -286,6 +286,17 @@ __attribute__((always_inline)) static inline typename V::Reg plane_outputs(
   return vactivate<V, A>(V::add_on(V::add_on(middle, m.above, top), m.below, bottom));
 }
 
+// The weights and bias (biases may be null) of output channel c broadcast to vectors. Pointers,
+// not the call's arguments: the stores may alias those, whose fields would be reloaded.
+template <class V>
+__attribute__((always_inline)) static inline void plane_weights(
+    const float* weight, const float* biases, int64_t c, typename V::Reg (&w)[9],
+    typename V::Reg& bias) {
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t) w[t] = V::broadcast(weight + c * 9 + t);
+  bias = V::set1(biases != nullptr ? biases[c] : 0.0f);
+}
+
 // Narrow planes (Wd < kWidth) of at least a vector each, whole and stored back to back, multiplier
 // 1: the call's planes as one flat run of vectors (flat_run says when). A vector may hold the end
 // of one plane and the start of the next, whose lanes take the next plane's weights (a masked
@@ -311,10 +322,8 @@ static void flat_planes(const kernels::DwconvNchwRunArgs& a) {
   const float* const biases = a.bias;
   const int64_t vectors = (n + L - 1) / L;
   int64_t c = a.channel_begin;
-  Reg w[9];
-#pragma GCC unroll 9
-  for (int t = 0; t < 9; ++t) w[t] = V::broadcast(weight + c * 9 + t);
-  Reg bias = V::set1(biases != nullptr ? biases[c] : 0.0f);
+  Reg w[9], bias;
+  plane_weights<V>(weight, biases, c, w, bias);
   int64_t plane_end = plane;  // the run's float where plane c ends
   Window<V> in = {V::zero(), V::zero(), n >= L ? V::load(x) : V::load(x, V::tail_mask(n))};
   int64_t phase = 0;
@@ -346,10 +355,7 @@ static void flat_planes(const kernels::DwconvNchwRunArgs& a) {
       V::store_first(y + first, out, n - first);
     }
     if (ahead >= plane_end && c + 1 < c_end) {
-      ++c;
-#pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) w[t] = V::broadcast(weight + c * 9 + t);
-      bias = V::set1(biases != nullptr ? biases[c] : 0.0f);
+      plane_weights<V>(weight, biases, ++c, w, bias);
       plane_end += plane;
     }
     if (++phase == count) phase = 0;

@@ -8,7 +8,8 @@
 // the prepacked weights, and NCHW multiplies the weights in place by the activations, whose k-block
 // the kernel copies into panels in a per-thread workspace first (b_rows), or multiplies the
 // activations, read in place as the columns of A (ColumnA), by the prepacked weights
-// (columns_panels: C^T = X^T * W^T, which the core transposes into the output planes).
+// (rows_panels with ColumnA: C^T = X^T * W^T, which the core transposes into the output
+// planes).
 // Edges: M remainders use smaller-MR instantiations; the N remainder uses a one-vector (NRV = 1)
 // kernel and/or a masked last vector (panels are zero-padded, so only C loads/stores are masked).
 // When a block's last panel is one vector wide after a full one (N = 24, 40, ... on AVX2), those
@@ -482,8 +483,10 @@ static inline void panel_tiles(Tile& t, const float* a, float* c, int64_t m, int
 
 // A rows, B panels (NHWC). Loop order per k-block: groups of rows of A (their k-block sliver stays
 // in L1) x every B panel of the block (the k-block of B stays in L2). With prefetch_a, the next
-// group's k-block is prefetched over the kernel calls of the current one.
-template <class V, int kMR, Activation A>
+// group's k-block is prefetched over the kernel calls of the current one. ColumnA (NCHW
+// activations as the transposed matrix, C (pixels x Cout) = X^T * W^T): A(i, k) = a[i + k * lda],
+// read in place, no copy of the activations and no per-pixel tail (the pixels are the rows).
+template <class V, int kMR, Activation A, bool ColumnA>
 static void rows_panels(const kernels::GemmBlockArgs& p) {
   constexpr int NR = 2 * V::kWidth;
   const int64_t panel_stride = NR * (p.k + 1);
@@ -491,25 +494,12 @@ static void rows_panels(const kernels::GemmBlockArgs& p) {
     Tile t = k_block<V>(p, k0);
     RowsAhead<false> next(nullptr, 0, 0, 0, 0);
     const auto on_group = [&](int64_t i0, int64_t rows, int64_t calls) {
-      const int64_t next_rows = p.prefetch_a ? max_i64(0, min_i64(rows, p.m - i0 - rows)) : 0;
+      if (ColumnA || !p.prefetch_a) return;
+      const int64_t next_rows = max_i64(0, min_i64(rows, p.m - i0 - rows));
       next = RowsAhead<false>(beside(p.a, (i0 + rows) * p.lda + k0), t.kb, p.lda, next_rows, calls);
     };
-    panel_tiles<V, kMR, A, false>(t, p.a + k0, p.c, p.m, p.n, p.b, panel_stride, k0, on_group,
-                           [&] { next.step(); });
-  }
-}
-
-// A columns, B panels (NCHW activations as the transposed matrix: C (pixels x Cout) = X^T * W^T):
-// the rows_panels loop with A(i, k) = a[i + k * lda], read in place. No copy of the activations
-// and no per-pixel tail: the pixels are the rows, in tiles of near-equal height.
-template <class V, int kMR, Activation A>
-static void columns_panels(const kernels::GemmBlockArgs& p) {
-  constexpr int NR = 2 * V::kWidth;
-  const int64_t panel_stride = NR * (p.k + 1);
-  for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
-    Tile t = k_block<V>(p, k0);
-    panel_tiles<V, kMR, A, true>(t, p.a + k0 * p.lda, p.c, p.m, p.n, p.b, panel_stride, k0,
-                                 [](int64_t, int64_t, int64_t) {}, [] {});
+    panel_tiles<V, kMR, A, ColumnA>(t, p.a + (ColumnA ? k0 * p.lda : k0), p.c, p.m, p.n, p.b,
+                                    panel_stride, k0, on_group, [&] { next.step(); });
   }
 }
 
@@ -724,11 +714,13 @@ static inline void run_taps_panels(const kernels::GemmTapsArgs& p) {
 }
 template <class V, int kMR>
 static inline void run_rows_panels(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value>(p); });
+  with_activation(p.activation,
+                  [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value, false>(p); });
 }
 template <class V, int kMR>
 static inline void run_columns_panels(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) { columns_panels<V, kMR, decltype(tag)::value>(p); });
+  with_activation(p.activation,
+                  [&](auto tag) { rows_panels<V, kMR, decltype(tag)::value, true>(p); });
 }
 template <class V, int kMR>
 static inline void run_rows_rows(const kernels::GemmBlockArgs& p) {
