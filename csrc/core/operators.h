@@ -150,6 +150,8 @@ class PointwiseOp {
   // NCHW as C (pixels x Cout) = X^T * W^T, the activations read in place as columns of A and
   // C transposed into the output (see pointwise.cpp), instead of W * X.
   bool columns() const;
+  // The channel counts allow columns (NCHW, Cin > Cout, Cout in whole vectors) at some image size.
+  bool columns_fit() const;
   // The GEMM's rows are pixels (NHWC, or NCHW by columns), else output channels.
   bool pixel_rows() const { return plan_.layout == Layout::NHWC || columns(); }
   int64_t max_m_block() const;
@@ -162,7 +164,7 @@ class PointwiseOp {
   ConvPlan plan_;
   const kernels::KernelTable* kt_;
   int64_t kc_;
-  SharedFloats packed_;  // W^T in B panels with the bias (NHWC; NCHW for plans run by columns)
+  SharedFloats packed_;  // W^T in B panels with the bias (NHWC; NCHW where columns_fit)
   const float* weights_;  // NCHW: W (Cout x Cin), read in place (borrowed)
   const float* biases_;   // NCHW: may be null (borrowed)
 };

@@ -39,6 +39,9 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
       kc_(gemm_kc(p.in_channels, kt_->gemm_tiles)),
       weights_(weight),
       biases_(bias) {
+  // NCHW packs only channel counts that may run by columns at some image size (for_plan keeps
+  // the weights across sizes): expansions and other layers never read the panels.
+  if (p.layout == Layout::NCHW && !columns_fit()) return;
   const int64_t cin = p.in_channels, cout = p.out_channels;
   const int64_t floats = packed_b_floats(cin, cout, kt_->gemm_tiles);
   std::shared_ptr<float[]> packed = alloc_shared_floats(floats);
@@ -58,14 +61,18 @@ PointwiseOp::PointwiseOp(const ConvPlan& p, const float* weight, const float* bi
 // 0.77x, 32->192@28 0.84x, 64->384@14 0.91x, 160->960@7 0.93x). AVX2: 960->320@7 1.03x,
 // 384->64@14 1.08x, 144->24@56 1.14x, 240->40@28 1.08x, 96->16@28 1.24x, 32->16@112 1.00x,
 // 128->128@28 0.99x, 64->384@14 0.94x.
+bool PointwiseOp::columns_fit() const {
+  const ConvPlan& p = plan_;
+  const kernels::GemmTiles& t = kt_->gemm_tiles;
+  const int64_t cout = p.out_channels, width = t.nr_step;
+  const bool whole_vectors = cout % width == 0 || cout % t.nr == width + width / 2;
+  return p.layout == Layout::NCHW && whole_vectors && p.in_channels > cout;
+}
+
 bool PointwiseOp::columns() const {
   const ConvPlan& p = plan_;
-  if (p.layout != Layout::NCHW) return false;
-  const kernels::GemmTiles& t = kt_->gemm_tiles;
-  const int64_t cin = p.in_channels, cout = p.out_channels, width = t.nr_step;
-  const bool whole_vectors = cout % width == 0 || cout % t.nr == width + width / 2;
-  const bool pixel_tail = p.out_pixels() % width != 0;
-  return whole_vectors && (cin >= 3 * cout || (pixel_tail && cin > cout));
+  const bool pixel_tail = p.out_pixels() % kt_->gemm_tiles.nr_step != 0;
+  return columns_fit() && (p.in_channels >= 3 * p.out_channels || pixel_tail);
 }
 
 PointwiseOp PointwiseOp::for_plan(const ConvPlan& p) const {
