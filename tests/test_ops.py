@@ -731,6 +731,23 @@ def test_pointwise_nchw_by_columns(isa, threads, Cout, P):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("Cout", [1, 5, 8, 13, 24, 40])
+@pytest.mark.parametrize("Cin", [3, 300])
+@pytest.mark.parametrize("hw", [(1, 16), (4, 8), (6, 8), (8, 20), (16, 16), (32, 32), (26, 40)])
+def test_pointwise_nchw_rows_in_place(isa, threads, Cout, Cin, hw):
+    """NCHW with whole vectors of pixels reads X's rows in place instead of copying them into
+    panels: 300 input channels make several k-blocks, 48 and 160 pixels end in a one-vector panel
+    on AVX-512, 26 x 40 pixels make several pixel blocks, Cout leaves every row remainder of the
+    tiles (and 24 or 40 would run by columns otherwise); 32 x 32 (rows 4 KiB apart) is copied."""
+    rng = np.random.default_rng(Cout * 1000 + Cin * 10 + threads + hw[0] * hw[1])
+    x = randn(rng, x_shape(2, Cin, hw[0], hw[1], "NCHW"))
+    w = randn(rng, (Cout, Cin))
+    b = randn(rng, (Cout,))
+    with num_threads(threads):
+        compare("pointwise_conv2d", x, w, b, layout="NCHW", activation="relu6", use_out=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 def test_pointwise_nhwc_streamed(isa, threads):
     """Activations over 8 MiB with rows of 67 channels take the GEMM's prefetch of the next
     row block (up to each block's last rows, whose next rows lie past it); 21 output channels

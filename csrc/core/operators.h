@@ -152,6 +152,9 @@ class PointwiseOp {
   bool columns() const;
   // The channel counts allow columns (NCHW, Cin > Cout, Cout in whole vectors) at some image size.
   bool columns_fit() const;
+  // NCHW by rows: the kernel reads a block of `pixels` of X's rows, x_stride floats apart, in
+  // place rather than copied into panels.
+  bool x_rows_in_place(int64_t pixels, int64_t x_stride) const;
   // The GEMM's rows are pixels (NHWC, or NCHW by columns), else output channels.
   bool pixel_rows() const { return plan_.layout == Layout::NHWC || columns(); }
   int64_t max_m_block() const;

@@ -1,7 +1,8 @@
 // Pointwise operator: the 1x1 convolution as a blocked GEMM (kernels.h: GemmBlockArgs).
 //   NHWC: Y (P x Cout) = X (P x Cin, read in place) * W^T (packed B panels with the bias).
-//   NCHW: Y (Cout x P) = W (Cout x Cin, read in place, bias per row) * X (Cin x P); the kernel
-//         copies each k-block of X into panels in a per-thread workspace.
+//   NCHW: Y (Cout x P) = W (Cout x Cin, read in place, bias per row) * X (Cin x P), X read in
+//         place where its rows allow, else each k-block copied into panels in a per-thread
+//         workspace.
 //   NCHW by columns: Y^T (P x Cout) = X^T (X read in place by columns) * W^T (the NHWC panels)
 //         into a per-thread block, transposed into the output planes.
 #include <algorithm>
@@ -27,6 +28,19 @@ constexpr int64_t kBlockFloats = int64_t(1) << 15;
 // batch 1 (1.8 MB, from L3) and 32->16 (rows of two lines, which the hardware prefetchers
 // follow) 10-35% slower.
 constexpr int64_t kStreamedMinDepth = 64;
+
+// NCHW reads X's rows in place where a block of pixels is whole vectors and the rows are not a
+// multiple of 4 KiB apart; there copying them into panels costs more than it saves, as the copy
+// moves all of X through the core for tiles that each reuse a panel only Cout / MR times.
+// Measured (1 thread, batch 1, copy -> in place, alternating in one process, AVX-512 on Zen 5):
+// 112x112 32->16 80.7 -> 59.2 µs (1.36x; batch 8 1.35x, 2 threads 1.29x), 16->96 1.06x, 32->64
+// 1.10x; 56x56 64->64 1.09x (2 threads, batch 8 1.14x), 24->144 1.03x, 128->128 1.06x; 28x28
+// 240->40 1.19x (batch 8 1.18x), 128->128 1.06x, 32->192 1.05x; 16x16 64->64 1.16x; 40x40 96->32
+// 1.07x; images of 1024, 2048, 3072 or 4096 pixels (rows a multiple of 4 KiB apart: in the same
+// L1 sets, and 4 KiB-aliased with C's rows) 0.66-0.78x. By rows in place against by columns:
+// 56x56 144->24 1.25x (2 threads 1.24x), 96->24 1.23x (batch 8 1.25x), 48->16 1.23x; 28x28
+// 96->16 1.20x, 192->32 1.03x, 960->320 1.02x, 576->64 0.99x, 1280->64 0.98x.
+constexpr int64_t kAliasedRowBytes = 4096;
 
 // Floats per pixel of a transposed C block (NCHW by columns): its channels rounded up to the
 // groups of 8 that the transpose into planes moves (kernels.h: InterleaveArgs).
@@ -71,8 +85,15 @@ bool PointwiseOp::columns_fit() const {
 
 bool PointwiseOp::columns() const {
   const ConvPlan& p = plan_;
-  const bool pixel_tail = p.out_pixels() % kt_->gemm_tiles.nr_step != 0;
-  return columns_fit() && (p.in_channels >= 3 * p.out_channels || pixel_tail);
+  const int64_t pixels = p.out_pixels();
+  const bool pixel_tail = pixels % kt_->gemm_tiles.nr_step != 0;
+  return columns_fit() && !x_rows_in_place(pixels, pixels) &&
+         (p.in_channels >= 3 * p.out_channels || pixel_tail);
+}
+
+bool PointwiseOp::x_rows_in_place(int64_t pixels, int64_t x_stride) const {
+  const int64_t row_bytes = x_stride * int64_t(sizeof(float));
+  return pixels % kt_->gemm_tiles.nr_step == 0 && row_bytes % kAliasedRowBytes != 0;
 }
 
 PointwiseOp PointwiseOp::for_plan(const ConvPlan& p) const {
@@ -144,7 +165,7 @@ void PointwiseOp::gemm(int64_t m0, int64_t m, int64_t n0, int64_t n, const float
     a.b = x + n0; a.ldb = x_stride;
     a.bias = biases_ != nullptr ? biases_ + m0 : nullptr;
     a.c = y + m0 * y_stride + n0; a.ldc = y_stride;
-    a.workspace = workspace;
+    a.workspace = x_rows_in_place(n, x_stride) ? nullptr : workspace;
     kt_->gemm_rows_rows(a);
   }
 }

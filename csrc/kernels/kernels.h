@@ -158,8 +158,8 @@ struct GemmBlockArgs {
   float* c; int64_t ldc;
   Activation activation;
   // B-rows variants: per-thread scratch of kc * round_up(n, nr) floats (core/packing.h:
-  // gemm_rows_workspace), where each k-block of B is copied into panels (rows P floats apart would
-  // thrash a few L1 sets).
+  // gemm_rows_workspace), where each k-block of B is copied into panels; null: B's rows are read
+  // in place (n a multiple of nr_step; the core chooses where that pays).
   float* workspace;
   // Rows-panels variant: prefetch A's next rows (activations streamed from beyond the caches,
   // rows of several cache lines, which the hardware prefetchers follow poorly six at a time).

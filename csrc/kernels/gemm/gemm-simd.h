@@ -41,6 +41,7 @@ struct Tile {
   const float* a; int64_t lda;  // A(i, k) at a[i * lda + k] (ColumnA: a[i + k * lda])
   const float* b;               // B panel: [k][NRV * W] (NRV = 3: [k][2W]), zero-padded
   const float* b_narrow;        // NRV = 3: the next panel, [k][W], its third vector
+  int64_t ldb;                  // BRows: B(k, j) at b[k * ldb + j], read in place (unmasked)
   float* c; int64_t ldc;
   const float* bias;  // first k-block: per column (B panels) or per row (B rows); null = 0
   const float* bias_narrow;  // NRV = 3, per column: the next panel's bias
@@ -66,19 +67,24 @@ static inline void store_m(float* p, int v, typename V::Reg x, typename V::Mask 
 }
 
 // Vector v of B row k: from the panel (ldb floats per row), or for the third vector of NRV = 3,
-// from the narrow panel.
-template <class V, int NRV>
-static inline typename V::Reg load_b(const float* b, const float* b_narrow, int64_t k, int v) {
+// from the narrow panel; BRows: from B's own rows, row_ldb floats apart.
+template <class V, int NRV, bool BRows>
+static inline typename V::Reg load_b(const float* b, const float* b_narrow, int64_t k, int v,
+                                     int64_t row_ldb) {
   constexpr int W = V::kWidth, ldb = (NRV == 3 ? 2 : NRV) * W;
+  if (BRows) return V::load(b + k * row_ldb + v * W);
   if (NRV == 3 && v == 2) return V::load(b_narrow + k * W);
   return V::load(b + k * ldb + v * W);
 }
 
 // C tile (MR x NRV*W) of one k-block: A rows, a packed B panel. ColBias: the bias is per column (a
 // vector), else per row (a broadcast). ColumnA: A(i, k) = t.a[i + k * t.lda] (NCHW activations
-// read in place as the transposed matrix), else t.a[i * t.lda + k].
-template <class V, int MR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false>
+// read in place as the transposed matrix), else t.a[i * t.lda + k]. BRows: B's rows in place
+// (t.ldb apart; whole vectors, so not with Masked) instead of a panel.
+template <class V, int MR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false,
+          bool BRows = false>
 static void tile(const Tile& t) {
+  static_assert(!(BRows && (Masked || NRV == 3)), "B rows in place are read as whole vectors");
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
   constexpr int kAcc = MR * NRV;
@@ -127,7 +133,7 @@ static void tile(const Tile& t) {
   }
 
   const int64_t kb = t.kb;
-  constexpr int ldb = (NRV == 3 ? 2 : NRV) * W;
+  const int64_t ldb = BRows ? t.ldb : (NRV == 3 ? 2 : NRV) * W;
   const float* b = t.b;
   const float* b_narrow = t.b_narrow;
   const float* ar[MR];  // A(i, k) = ar[i][k]
@@ -148,7 +154,7 @@ static void tile(const Tile& t) {
     for (int s = 0; s < S; ++s) {
       Reg bv[NRV];
 #pragma GCC unroll 4
-      for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV>(b, b_narrow, s, v);
+      for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV, BRows>(b, b_narrow, s, v, ldb);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const Reg ai =
@@ -164,7 +170,7 @@ static void tile(const Tile& t) {
   for (; k < kb; ++k) {
     Reg bv[NRV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV>(b, b_narrow, 0, v);
+    for (int v = 0; v < NRV; ++v) bv[v] = load_b<V, NRV, BRows>(b, b_narrow, 0, v, ldb);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const Reg ai = ColumnA ? V::broadcast(a_column + i) : V::broadcast(ar[i] + k);
@@ -207,13 +213,16 @@ static void tile(const Tile& t) {
 }
 
 // Runtime rows (1 <= mr <= kMR) to the compile-time microkernel.
-template <class V, int kMR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false>
+template <class V, int kMR, int NRV, bool ColBias, bool Masked, Activation A, bool ColumnA = false,
+          bool BRows = false>
 static inline void tile_mr(int64_t mr, const Tile& t) {
   static_assert(kMR >= 1 && kMR <= 16, "MR out of range");
   switch (mr) {
 #define SEPCONV_GEMM_MR_CASE(r) \
-    case r:                                                                                     \
-      if constexpr (kMR >= r) tile<V, (kMR >= r ? r : 1), NRV, ColBias, Masked, A, ColumnA>(t); \
+    case r:                                                                                 \
+      if constexpr (kMR >= r) {                                                             \
+        tile<V, (kMR >= r ? r : 1), NRV, ColBias, Masked, A, ColumnA, BRows>(t);            \
+      }                                                                                     \
       break;
     SEPCONV_GEMM_MR_CASE(1) SEPCONV_GEMM_MR_CASE(2) SEPCONV_GEMM_MR_CASE(3)
     SEPCONV_GEMM_MR_CASE(4) SEPCONV_GEMM_MR_CASE(5) SEPCONV_GEMM_MR_CASE(6)
@@ -598,6 +607,34 @@ static void dot_columns(const kernels::GemmBlockArgs& p, const Tile& t, int64_t 
   for (; i0 < i_end; ++i0) dot_rows<V, 1, NP, A>(p, t, k0, bt, col0, i0);
 }
 
+// B rows read in place (NCHW: the activations, rows ldb floats apart; n a multiple of W), A rows,
+// bias per row: per k-block, each panel's columns of B (kb rows of NR floats) are read from their
+// rows once and stay in L1 while every MR rows of A multiply them, so the activations are read
+// once, with no copy. Measured against copying each k-block into panels (b_rows), see
+// core/pointwise.cpp.
+template <class V, int kMR, Activation A>
+static void b_rows_in_place(const kernels::GemmBlockArgs& p) {
+  constexpr int W = V::kWidth, NR = 2 * W;
+  for (int64_t k0 = 0; k0 < p.k; k0 += p.kc) {
+    Tile t = k_block<V>(p, k0);
+    t.ldb = p.ldb;
+    for (int64_t j0 = 0; j0 < p.n; j0 += NR) {
+      t.b = p.b + k0 * p.ldb + j0;
+      for (int64_t i0 = 0; i0 < p.m; i0 += kMR) {
+        const int64_t mr = min_i64(kMR, p.m - i0);
+        t.a = p.a + i0 * p.lda + k0;
+        t.bias = p.bias != nullptr ? p.bias + i0 : nullptr;
+        t.c = p.c + i0 * p.ldc + j0;
+        if (p.n - j0 >= NR) {
+          tile_mr<V, kMR, 2, false, false, A, false, true>(mr, t);
+        } else {
+          tile_mr<V, kMR, 1, false, false, A, false, true>(mr, t);
+        }
+      }
+    }
+  }
+}
+
 // B rows (NCHW: the activations), A rows, bias per row. Per k-block, the kb x n block
 // of B is copied into panels in the workspace (L2; each row read front to back once), then each MR
 // rows of A (their k-block sliver stays in L1) are multiplied by every panel, which stream
@@ -724,7 +761,13 @@ static inline void run_columns_panels(const kernels::GemmBlockArgs& p) {
 }
 template <class V, int kMR>
 static inline void run_rows_rows(const kernels::GemmBlockArgs& p) {
-  with_activation(p.activation, [&](auto tag) { b_rows<V, kMR, decltype(tag)::value>(p); });
+  with_activation(p.activation, [&](auto tag) {
+    if (p.workspace == nullptr) {
+      b_rows_in_place<V, kMR, decltype(tag)::value>(p);
+    } else {
+      b_rows<V, kMR, decltype(tag)::value>(p);
+    }
+  });
 }
 
 }  // namespace gemm_simd
