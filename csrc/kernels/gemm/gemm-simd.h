@@ -276,15 +276,14 @@ template <class V, int PR, Activation A, bool ColumnA = false>
 static void pair_tile(const Tile& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth, H = W / 2, ldb = 2 * W;
-  // A(i, k) at i * row_step + k * k_step
+  // A(i, k) at i * row_step + k * k_step, from an address per three rows as in tile(): with one
+  // per row, the 16 rows' addresses were reloaded from the stack in the loop.
   const int64_t row_step = ColumnA ? 1 : t.lda, k_step = ColumnA ? t.lda : 1;
-  const float* ap[PR];
-  const float* aq[PR];
+  constexpr int kBases = (2 * PR + 2) / 3;
+  const float* base[kBases];
 #pragma GCC unroll 8
-  for (int r = 0; r < PR; ++r) {
-    ap[r] = t.a + (2 * r) * row_step;
-    aq[r] = ap[r] + row_step;
-  }
+  for (int j = 0; j < kBases; ++j) base[j] = t.a + 3 * j * row_step;
+  const auto a_at = [&](int i, int64_t k) { return base[i / 3] + (i % 3) * row_step + k * k_step; };
   float* const c = t.c;
   const int64_t ldc = t.ldc;
   Reg acc[PR][3];
@@ -316,7 +315,7 @@ static void pair_tile(const Tile& t) {
     const Reg b1 = V::template halves<0, 0>(hi, lo), b2 = V::template halves<1, 0>(lo, hi);
 #pragma GCC unroll 8
     for (int r = 0; r < PR; ++r) {
-      const Reg p = V::broadcast(ap[r] + k * k_step), q = V::broadcast(aq[r] + k * k_step);
+      const Reg p = V::broadcast(a_at(2 * r, k)), q = V::broadcast(a_at(2 * r + 1, k));
       acc[r][0] = V::fma(p, lo, acc[r][0]);
       acc[r][1] = V::fma(V::blend_halves(p, q), b1, acc[r][1]);
       acc[r][2] = V::fma(q, b2, acc[r][2]);
