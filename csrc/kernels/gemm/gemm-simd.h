@@ -5,11 +5,11 @@
 // it loads NRV vectors of one row of a packed B panel and broadcasts the MR elements of one column
 // of A from memory (AVX2 6x16: 12 accumulators + 2 B registers + 1 broadcast; 12 FMAs per 8 loads).
 // A is read directly from its rows (runtime stride), so NHWC multiplies the activations in place by
-// the prepacked weights, and NCHW multiplies the weights in place by the activations, whose k-block
-// the kernel copies into panels in a per-thread workspace first (b_rows), or multiplies the
-// activations, read in place as the columns of A (ColumnA), by the prepacked weights
-// (rows_panels with ColumnA: C^T = X^T * W^T, which the core transposes into the output
-// planes).
+// the prepacked weights, and NCHW multiplies the weights in place by the activations, whose rows
+// the kernel reads in place (b_rows_in_place, BRows) or copies k-block by k-block into panels in a
+// per-thread workspace first (b_rows), or multiplies the activations, read in place as the
+// columns of A (ColumnA), by the prepacked weights (rows_panels with ColumnA: C^T = X^T * W^T,
+// which the core transposes into the output planes).
 // Edges: M remainders use smaller-MR instantiations; the N remainder uses a one-vector (NRV = 1)
 // kernel and/or a masked last vector (panels are zero-padded, so only C loads/stores are masked).
 // When a block's last panel is one vector wide after a full one (N = 24, 40, ... on AVX2), those
@@ -72,7 +72,7 @@ template <class V, int NRV, bool BRows>
 static inline typename V::Reg load_b(const float* b, const float* b_narrow, int64_t k, int v,
                                      int64_t row_ldb) {
   constexpr int W = V::kWidth, ldb = (NRV == 3 ? 2 : NRV) * W;
-  if (BRows) return V::load(b + k * row_ldb + v * W);
+  if constexpr (BRows) return V::load(b + k * row_ldb + v * W);
   if (NRV == 3 && v == 2) return V::load(b_narrow + k * W);
   return V::load(b + k * ldb + v * W);
 }
