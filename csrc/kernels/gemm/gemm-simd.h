@@ -77,6 +77,27 @@ static inline typename V::Reg load_b(const float* b, const float* b_narrow, int6
   return V::load(b + k * ldb + v * W);
 }
 
+// The addresses of Rows rows of A, step floats apart, one per Group rows: row i at
+// base[i / Group] + (i % Group) * step, so that a group's other rows address as base + step x 1
+// or 2. With an address per row, the 12 rows of the one-vector kernel and the 16 of the pair tile
+// left too few general registers for their loops (the loop counter, B's address, or the rows'
+// addresses themselves went to the stack: 16 stack references in the one-vector kernel -> 1).
+// Measured (AVX-512, Zen 5, NHWC, 1 thread, alternating in one process), Group 1 -> 3: pointwise
+// 32->16@112 1.035x, 24->16@56 1.04x, 144->24@56 1.034x, 96->24@56 1.029x; on the 8-row
+// two-vector kernel it lost (NCHW 32->16@112 0.94x), which keeps Group 1.
+template <int Rows, int Group>
+struct RowAddresses {
+  const float* base[(Rows + Group - 1) / Group];
+  int64_t step;
+  __attribute__((always_inline)) RowAddresses(const float* a, int64_t row_step) : step(row_step) {
+#pragma GCC unroll 16
+    for (int j = 0; j < (Rows + Group - 1) / Group; ++j) base[j] = a + Group * j * row_step;
+  }
+  __attribute__((always_inline)) const float* operator[](int i) const {
+    return base[i / Group] + (i % Group) * step;
+  }
+};
+
 // C tile (MR x NRV*W) of one k-block: A rows, a packed B panel. ColBias: the bias is per column (a
 // vector), else per row (a broadcast). ColumnA: A(i, k) = t.a[i + k * t.lda] (NCHW activations
 // read in place as the transposed matrix), else t.a[i * t.lda + k]. BRows: B's rows in place
@@ -136,15 +157,8 @@ static void tile(const Tile& t) {
   const int64_t ldb = BRows ? t.ldb : (NRV == 3 ? 2 : NRV) * W;
   const float* b = t.b;
   const float* b_narrow = t.b_narrow;
-  // A(i, k) = ar[i / R][(i % R) * lda + k]. R = 3 for the one-vector kernel's 12 rows: a row
-  // address per row left too few general registers for the loop (its counter and B's address
-  // went to the stack); three rows per address take the other two as base + lda (x 1 or 2).
-  // Measured (AVX-512, Zen 5, NHWC, 1 thread, alternating in one process): 32->16@112 1.035x,
-  // 24->16@56 1.04x; on the 8-row two-vector kernel it lost (NCHW 32->16@112 0.94x).
-  constexpr int R = NRV == 1 && MR > 8 ? 3 : 1;
-  const float* ar[(MR + R - 1) / R];
-#pragma GCC unroll 16
-  for (int i = 0; i < (MR + R - 1) / R; ++i) ar[i] = t.a + R * i * t.lda;
+  // A(i, k) = ar[i][k]; three rows per address for the one-vector kernel's 12 (RowAddresses).
+  const RowAddresses<MR, (NRV == 1 && MR > 8 ? 3 : 1)> ar(t.a, t.lda);
   const float* a_column = t.a;  // ColumnA: A(i, k) = a_column[i] at step k
   const int64_t lda = t.lda;
 
@@ -164,7 +178,7 @@ static void tile(const Tile& t) {
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const Reg ai = ColumnA ? V::broadcast(a_column + s * lda + i)
-                               : V::broadcast(ar[i / R] + (i % R) * lda + (k + s));
+                               : V::broadcast(ar[i] + (k + s));
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[s][i][v] = V::fma(ai, bv[v], acc[s][i][v]);
       }
@@ -180,7 +194,7 @@ static void tile(const Tile& t) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const Reg ai =
-          ColumnA ? V::broadcast(a_column + i) : V::broadcast(ar[i / R] + (i % R) * lda + k);
+          ColumnA ? V::broadcast(a_column + i) : V::broadcast(ar[i] + k);
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) acc[0][i][v] = V::fma(ai, bv[v], acc[0][i][v]);
     }
@@ -276,14 +290,9 @@ template <class V, int PR, Activation A, bool ColumnA = false>
 static void pair_tile(const Tile& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth, H = W / 2, ldb = 2 * W;
-  // A(i, k) at i * row_step + k * k_step, from an address per three rows as in tile(): with one
-  // per row, the 16 rows' addresses were reloaded from the stack in the loop.
-  const int64_t row_step = ColumnA ? 1 : t.lda, k_step = ColumnA ? t.lda : 1;
-  constexpr int kBases = (2 * PR + 2) / 3;
-  const float* base[kBases];
-#pragma GCC unroll 8
-  for (int j = 0; j < kBases; ++j) base[j] = t.a + 3 * j * row_step;
-  const auto a_at = [&](int i, int64_t k) { return base[i / 3] + (i % 3) * row_step + k * k_step; };
+  // A(i, k) at rows[i] + k * k_step (three rows per address: RowAddresses)
+  const int64_t k_step = ColumnA ? t.lda : 1;
+  const RowAddresses<2 * PR, 3> rows(t.a, ColumnA ? 1 : t.lda);
   float* const c = t.c;
   const int64_t ldc = t.ldc;
   Reg acc[PR][3];
@@ -315,7 +324,8 @@ static void pair_tile(const Tile& t) {
     const Reg b1 = V::template halves<0, 0>(hi, lo), b2 = V::template halves<1, 0>(lo, hi);
 #pragma GCC unroll 8
     for (int r = 0; r < PR; ++r) {
-      const Reg p = V::broadcast(a_at(2 * r, k)), q = V::broadcast(a_at(2 * r + 1, k));
+      const Reg p = V::broadcast(rows[2 * r] + k * k_step);
+      const Reg q = V::broadcast(rows[2 * r + 1] + k * k_step);
       acc[r][0] = V::fma(p, lo, acc[r][0]);
       acc[r][1] = V::fma(V::blend_halves(p, q), b1, acc[r][1]);
       acc[r][2] = V::fma(q, b2, acc[r][2]);
