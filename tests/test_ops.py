@@ -461,10 +461,32 @@ def test_depthwise_nhwc_streamed_output(isa, threads, K, stride, HW):
     check(new, ref)
 
 
+# NHWC "same" 3x3 at stride 1 on AVX-512 runs rolling passes on images at least 10 wide whose
+# pixels spread over the L1 sets: 3 to 6 output rows per pass, a band's rows split evenly (heights
+# 3-14 give every split, 1 and 2 rows keep the blocks), column counts that leave 0, 1 or 2 columns
+# after the unrolled triples, tiles with and without a channel tail, bias or none, and bands split
+# by two threads and by the separable op, fused or not.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("W", [10, 11, 12, 13, 29])
+@pytest.mark.parametrize("H", [1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 14])
+def test_depthwise_nhwc_rolling_passes(isa, fusion, threads, H, W):
+    rng = np.random.default_rng(100 * H + W)
+    C = [1, 16, 21, 40, 48][(H + W) % 5]
+    x = randn(rng, x_shape(2, C, H, W, "NHWC"))
+    w = randn(rng, (C, 1, 3, 3))
+    b = randn(rng, (C,)) if (H + W) % 3 else None
+    args = dict(padding="same", layout="NHWC", activation=ACTIVATIONS[(H * W) % 5])
+    pw = randn(rng, (5, C, 1, 1))
+    with num_threads(threads):
+        compare("depthwise_conv2d", x, w, b, use_out=True, **args)
+        compare("separable_conv2d", x, w, pw, depthwise_bias=b, **args)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("offset", [0, 4, 16, 32, 48])
 @pytest.mark.parametrize("C, HW, K, stride", [(48, 9, 3, 1), (64, 12, 3, 2), (960, 7, 3, 1),
-                                              (128, 10, 5, 1), (144, 6, 7, 2), (32, 5, 3, 1)])
+                                              (128, 10, 5, 1), (144, 6, 7, 2), (32, 5, 3, 1),
+                                              (48, 12, 3, 1)])
 def test_depthwise_nhwc_input_off_a_cache_line(isa, threads, offset, C, HW, K, stride):
     """NHWC inputs 16, 32 or 48 bytes past a cache line, as NumPy places them, run on AVX-512
     with lead lanes before channel 0 when the channels fill enough tiles: the first tile's lead

@@ -21,6 +21,9 @@
 // With prefetch_rows (the call's data streamed from memory) each strip also prefetches the next
 // pass's new input rows (after a band's last pass, the next band's first rows) and output rows
 // over the same columns, a few lines per tile (kernels/prefetch.h).
+// On AVX-512, "same" stride-1 layers whose pixels spread over the L1 sets run rolling passes
+// instead (rolling_pass, rolls): up to six output rows of a tile at once, one input column at a
+// time, across the whole row.
 #pragma once
 
 #include <type_traits>
@@ -212,6 +215,121 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   }
 }
 
+
+// R output rows of one tile across the whole row ("same" padding, stride 1), walked one input
+// column at a time: column i's R + 2 input vectors are loaded once and finish output i - 1, add
+// to output i and start output i + 1, three columns of R accumulators taking turns. That is
+// (R + 2) / (9 R) loads per FMA (0.15 for R = 6, against 0.28 for a 2 x 8 block, which also
+// loads each block's two overlapping columns again) and each input row is read by (R + 2) / R
+// passes instead of two. An output's nine FMAs form one chain over three columns, so a column
+// takes at least three FMA latencies: R >= 3 keeps the FMA units busy (R = 2 ran at half speed).
+// Needs in_w >= 2.
+template <class V, int R, bool ClipRows, bool Masked, Activation A>
+static inline void rolling_pass(const Pass p, typename V::Mask m) {
+  using Reg = typename V::Reg;
+  constexpr int kRows = R + 2;
+  Reg wk[9];
+#pragma GCC unroll 9
+  for (int k = 0; k < 9; ++k) wk[k] = V::load(p.w + (1 + k) * V::kWidth);
+  Reg acc[3][R];
+  const int64_t C = p.C, W = p.in_w;
+  const float* const x0 = p.x + p.ih0 * p.in_row;
+  float* const y0 = p.y;
+  // Input column i: acc[i % 3] holds output i, acc[(i + 2) % 3] output i - 1 and
+  // acc[(i + 1) % 3] output i + 1. The first column has no output before it, the last none after.
+  const auto column = [&](auto phase, auto first, auto last, int64_t i)
+                          __attribute__((always_inline)) {
+    constexpr int Q = decltype(phase)::value, P = (Q + 2) % 3, N = (Q + 1) % 3;
+    constexpr bool First = decltype(first)::value, Last = decltype(last)::value;
+    if constexpr (!Last) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[N][r] = V::load(p.w);
+    }
+    const float* x = x0 + i * C;
+    asm("" : "+r"(x));  // one base per column, rows as base + j * in_row (see block)
+#pragma GCC unroll 8
+    for (int j = 0; j < kRows; ++j) {
+      if constexpr (ClipRows) {
+        if (j < p.r_lo || j >= p.r_hi) continue;
+      }
+      const Reg xv = load_in<V, Masked>(x + j * p.in_row, m);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const int kh = j - r;
+        if (kh < 0 || kh >= 3) continue;
+        if constexpr (!First) acc[P][r] = V::fma(xv, wk[kh * 3 + 2], acc[P][r]);
+        acc[Q][r] = V::fma(xv, wk[kh * 3 + 1], acc[Q][r]);
+        if constexpr (!Last) acc[N][r] = V::fma(xv, wk[kh * 3], acc[N][r]);
+      }
+    }
+    const auto store_column = [&](const Reg (&out)[R], int64_t ow) __attribute__((always_inline)) {
+      float* y = y0 + ow * p.y_pixel;
+      asm("" : "+r"(y));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        store_out<V, Masked, A>(y + r * p.out_row, out[r], m, p.tail, p.stream);
+      }
+    };
+    if constexpr (!First) store_column(acc[P], i - 1);
+    if constexpr (Last) store_column(acc[Q], i);
+  };
+  using I0 = std::integral_constant<int, 0>;
+  using I1 = std::integral_constant<int, 1>;
+  using I2 = std::integral_constant<int, 2>;
+  using Yes = std::true_type;
+  using No = std::false_type;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[0][r] = V::load(p.w);
+  column(I0{}, Yes{}, No{}, 0);
+  int64_t i = 1;
+  for (; i + 3 < W; i += 3) {
+    column(I1{}, No{}, No{}, i);
+    column(I2{}, No{}, No{}, i + 1);
+    column(I0{}, No{}, No{}, i + 2);
+  }
+  // i % 3 == 1: W - 1 - i < 3 columns before the last.
+  if (i + 1 == W) {
+    column(I1{}, No{}, Yes{}, i);
+  } else if (i + 2 == W) {
+    column(I1{}, No{}, No{}, i);
+    column(I2{}, No{}, Yes{}, i + 1);
+  } else {
+    column(I1{}, No{}, No{}, i);
+    column(I2{}, No{}, No{}, i + 1);
+    column(I0{}, No{}, Yes{}, i + 2);
+  }
+}
+
+// Rolling passes (rolling_pass) take "same" 3x3 stride-1 layers at least kRollingMinWidth wide
+// whose pixels spread over the L1 sets; at most kRollingRows rows per pass, the band's rows split
+// evenly (a 14-row image as 5 + 5 + 4, not 6 + 6 + 2, whose last pass would wait on latency).
+// Measured against the 2 x 8 blocks (AVX-512, AMD Zen 5, µs, medians, separate runs taking
+// turns; 1 thread batch 1 unless said): C32@112 47.8-48.3 -> 39.3-42.9, C16@112 21.9 -> 18.7,
+// C64@56 29.4 -> 22.3, C96@56 39.3 -> 30.6, C144@56 52.0-53.6 -> 44.0, C128@28 15.6 -> 12.5,
+// C192@28 20.1-20.2 -> 15.4-15.8, C240@28 24.5 -> 19.5, C384@14 9.3-9.5 -> 9.0, C576@14 14.9 ->
+// 12.1, C496@14 11.7 -> 9.7, C576@10 6.2-6.4 -> 5.9-6.0, C960@10 13.2 -> 9.9; batch 8 C144@56
+// 521-533 -> 363-377, C32@112 469-490 -> 323-324, C192@28 231 -> 137; 2 threads C32@112 27.2 ->
+// 23.1, C144@56 29.7 -> 25.8, C384@14 6.8 -> 5.9, batch 8 C192@28 117 -> 69 (C144@56 and C32@112
+// ties, memory-bound). They lose on 7-wide images (C960@7 5.1 -> 6.7, C160@7 1.03 -> 1.26, C576@7
+// 3.2 -> 4.2) and where a column's lines share few sets: pixels in 8 sets on wide images (C128@56
+// 60 -> 62-69, C128@55 55 -> 58), in 4 or fewer (C256@28 35 -> 47, C768@14 22.8 -> 26.1, C512@14
+// 17 -> 27, C1024@7 9 -> 12).
+// AVX2's 16 registers hold 9 weights, 3 x 2 accumulators and an input: too few rows, so only
+// AVX-512 rolls. Bands of fewer than kRollingMinRows rows keep the blocks.
+template <class V>
+constexpr int kRollingRows = (V::kRegisters - 10) / 3 < 6 ? (V::kRegisters - 10) / 3 : 6;
+constexpr int kRollingMinRows = 3;
+constexpr int64_t kRollingMinWidth = 10;
+constexpr int64_t kRollingMaxWidthEightSets = 28;
+
+template <class V>
+static inline bool rolls(const Geometry& g, int64_t pixel_bytes, int64_t band_rows) {
+  const int64_t sets = kernels::l1_sets_reached(pixel_bytes);
+  return kRollingRows<V> >= kRollingMinRows && band_rows >= kRollingMinRows &&
+         same_columns(3, 1, g) && g.in_w >= kRollingMinWidth &&
+         (sets >= 16 || (sets == 8 && g.in_w <= kRollingMaxWidthEightSets));
+}
+
 template <class V, int S, Activation A>
 static inline void run(const kernels::DwconvNhwcArgs& a) {
   constexpr int64_t T = V::kWidth;
@@ -239,7 +357,8 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
   const int64_t tile_lines_w = (lines - 2 * kRows2) / (kRows2 * S + 2);
   const int64_t strip_w = max_i64(B, max_i64(shared_rows_w, tile_lines_w) / B * B);
 
-  const auto pass_at = [&](int64_t oh) {
+  // The pass from output row oh whose input rows are [oh * S - pad_top, + in_rows).
+  const auto pass_at = [&](int64_t oh, int64_t in_rows) {
     Pass p;
     p.C = C;
     p.in_w = g.in_w;
@@ -250,22 +369,29 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     p.same = same_columns(3, S, g);
     p.stream = a.stream_y;
     p.ih0 = oh * S - g.pad_top;
-    p.r_lo = static_cast<int>(min_i64(kRows2, max_i64(0, -p.ih0)));
-    p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(kRows2, g.in_h - p.ih0)));
+    p.r_lo = static_cast<int>(min_i64(in_rows, max_i64(0, -p.ih0)));
+    p.r_hi = static_cast<int>(max_i64(p.r_lo, min_i64(in_rows, g.in_h - p.ih0)));
     return p;
+  };
+  // Points pass pt (from output row oh) at tile t; returns whether the tile's channels are only
+  // some of its lanes, those of m.
+  const auto on_tile = [&](Pass& pt, int64_t oh, int64_t t, typename V::Mask& m) {
+    pt.x = a.x + (a.tile_begin + t) * T;
+    pt.w = a.packed + (a.tile_begin + t) * 10 * T;
+    pt.y = a.y + oh * pt.out_row + (a.tile_begin + t) * T;
+    const int64_t lane_lo = t == 0 ? first_lane : 0;
+    const int64_t lane_hi = t + 1 == tiles ? last_tile : T;
+    const bool masked = lane_lo > 0 || lane_hi != T;
+    pt.tail = lane_hi;
+    m = masked ? V::range_mask(lane_lo, lane_hi) : typename V::Mask{};
+    return masked;
   };
   // Output rows oh and oh + 1 (if in the band) of tile t, columns [c0, c1).
   const auto tile_pass = [&](const Pass& p, int64_t oh, int64_t t, int64_t c0, int64_t c1) {
     const bool two = oh + 1 < a.oh_end;
     Pass pt = p;
-    pt.x = a.x + (a.tile_begin + t) * T;
-    pt.w = a.packed + (a.tile_begin + t) * 10 * T;
-    pt.y = a.y + oh * p.out_row + (a.tile_begin + t) * T;
-    const int64_t lane_lo = t == 0 ? first_lane : 0;
-    const int64_t lane_hi = t + 1 == tiles ? last_tile : T;
-    const bool masked = lane_lo > 0 || lane_hi != T;
-    pt.tail = lane_hi;
-    const typename V::Mask m = masked ? V::range_mask(lane_lo, lane_hi) : typename V::Mask{};
+    typename V::Mask m;
+    const bool masked = on_tile(pt, oh, t, m);
     // Passes with every input row inside the image (all but the first and last) skip the
     // row checks at compile time.
     const auto go = [&](auto rows, auto clip_rows, auto masked_tile) {
@@ -291,6 +417,36 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
     }
   };
 
+  // Rolling passes (see rolls): rows outer and tiles inner, like the passes below.
+  const int64_t band = a.oh_end - a.oh_begin;
+  if (S == 1 && rolls<V>(g, C * int64_t(sizeof(float)), band)) {
+    constexpr int kRows = kRollingRows<V>;
+    const int64_t passes = (band + kRows - 1) / kRows;
+    int64_t oh = a.oh_begin;
+    for (int64_t k = 0; k < passes; ++k) {
+      const int64_t rows = band / passes + (k < band % passes ? 1 : 0);
+      const Pass p = pass_at(oh, rows + 2);
+      const bool clip_rows = p.r_lo > 0 || p.r_hi < rows + 2;
+      for (int64_t t = 0; t < tiles; ++t) {
+        Pass pt = p;
+        typename V::Mask m;
+        const bool masked = on_tile(pt, oh, t, m);
+        with_constant<kRollingMinRows, kRows>(rows, [&](auto r) {
+          constexpr int R = decltype(r)::value;
+          if (masked) {
+            if (clip_rows) rolling_pass<V, R, true, true, A>(pt, m);
+            else rolling_pass<V, R, false, true, A>(pt, m);
+          } else {
+            if (clip_rows) rolling_pass<V, R, true, false, A>(pt, m);
+            else rolling_pass<V, R, false, false, A>(pt, m);
+          }
+        });
+      }
+      oh += rows;
+    }
+    return;
+  }
+
   // Walking the tiles (see walk_tiles): strips as wide as one tile's lines of a pass allow (rule
   // (2) above), at least a block, else the walk would not keep its rows in L1. Where the tiles
   // are half lines (AVX2) the next tile's halves would come back from L2.
@@ -305,14 +461,14 @@ static inline void run(const kernels::DwconvNhwcArgs& a) {
       const int64_t c1 = min_i64(g.out_w, c0 + walk_w);
       for (int64_t t = 0; t < tiles; ++t) {
         for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
-          tile_pass(pass_at(oh), oh, t, c0, c1);
+          tile_pass(pass_at(oh, kRows2), oh, t, c0, c1);
         }
       }
     }
     return;
   }
   for (int64_t oh = a.oh_begin; oh < a.oh_end; oh += 2) {
-    const Pass p = pass_at(oh);
+    const Pass p = pass_at(oh, kRows2);
     for (int64_t c0 = 0; c0 < g.out_w; c0 += strip_w) {
       const int64_t c1 = min_i64(g.out_w, c0 + strip_w);
       // With prefetch_rows: the next pass's new input rows and its output rows, for this strip's
