@@ -213,7 +213,7 @@ static inline void block_slide(const Row& r, int64_t ow0, typename V::Mask m) {
 // outputs are computed before the next block, so the loads sweep whole pixels (every channel) in
 // address order and the packed weights of the row's tiles stay in L1.
 template <class V, class Block>
-static inline void for_each_tile(const Row& r, Block&& block) {
+__attribute__((always_inline)) static inline void for_each_tile(const Row& r, Block&& block) {
   Row rt = r;
   const auto next = [&] {
     rt.x += V::kWidth;
@@ -264,18 +264,22 @@ constexpr int narrow_width() {
 }
 
 // Outputs [ow0, ow0 + n) for 1 <= n <= N, the input columns outside the image skipped as `kind`.
+// Its blocks always inlined: GCC's own choice moved with the rest of the translation unit (the 3x3
+// rolling passes took 5x5 C240@28 1.05x and 7x7 C96@56 1.04x longer, NCHW 1.10-1.16x, where the
+// blocks of a kind went out of line).
 template <class V, int KW, int N, Activation A>
 static inline void segment(const Row& r, int64_t n, int64_t ow0, Cols kind) {
   if constexpr (N >= 1) {
     if (n != N) return segment<V, KW, N - 1, A>(r, n, ow0, kind);
-    const auto go = [&](auto cols) {
+    const auto go = [&](auto cols) __attribute__((always_inline)) {
       constexpr Cols K = decltype(cols)::value;
       // The kinds segments() gives a segment of N outputs (a row of several segments has them
       // at least half as wide as narrow_width); the others are not compiled, for build time, and
       // would run as Any, in two halves above any_width.
       if constexpr (K == Cols::Both ||
                     (K == Cols::Any ? N <= any_width<V, KW>() : 2 * N >= narrow_width<V, KW>())) {
-        for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m) {
+        for_each_tile<V>(r, [&](auto masked, const Row& rt, typename V::Mask m)
+                                __attribute__((always_inline)) {
           block_fixed<V, KW, 1, N, K, decltype(masked)::value, A>(rt, ow0, m);
         });
       } else if constexpr (K == Cols::Any) {
