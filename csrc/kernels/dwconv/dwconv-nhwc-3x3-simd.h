@@ -216,7 +216,6 @@ static inline void strip(const Pass p, int64_t c0, int64_t c1, int64_t lo, int64
   }
 }
 
-
 // R output rows of one tile across the whole row ("same" padding, stride 1), walked one input
 // column at a time: column i's R + 2 input vectors are loaded once and finish output i - 1, add
 // to output i and start output i + 1, three columns of R accumulators taking turns. That is
